@@ -1,0 +1,111 @@
+import { CrmError } from './errors.js';
+import type { RateLimiter } from './rate-limiter.js';
+
+/**
+ * The one way adapters call a CRM's HTTP API: every attempt takes a rate-limiter token, has a
+ * timeout, and a 429 pauses the shared limiter for the CRM's Retry-After before one more try.
+ * Failures come out as `CrmError`s whose kind tells the queue whether to retry.
+ */
+export interface CrmHttpOptions {
+  baseUrl: string;
+  headers: Record<string, string>;
+  limiter: RateLimiter;
+  timeoutMs: number;
+  /** How many 429s one call absorbs (waiting each time) before giving up to the queue. */
+  maxRateLimitWaits?: number;
+  onCall?: (outcome: { status: number; rateLimited: boolean }) => void;
+}
+
+export interface CrmRequest {
+  method?: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | number | readonly (string | number)[] | undefined>;
+  /** Sent as JSON unless `form` is set. */
+  json?: unknown;
+  form?: URLSearchParams;
+}
+
+export interface CrmResponse<T> {
+  status: number;
+  body: T;
+  headers: Headers;
+}
+
+/** Parses Retry-After: delta-seconds or an HTTP date. Defaults to one second. */
+export function retryAfterMs(header: string | null, now = Date.now()): number {
+  if (!header) return 1000;
+  const seconds = Number(header);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const date = Date.parse(header);
+  return Number.isNaN(date) ? 1000 : Math.max(0, date - now);
+}
+
+export class CrmHttp {
+  constructor(private readonly options: CrmHttpOptions) {}
+
+  async request<T = unknown>(req: CrmRequest): Promise<CrmResponse<T>> {
+    const url = new URL(req.path.replace(/^\//, ''), this.options.baseUrl.replace(/\/?$/, '/'));
+    for (const [key, value] of Object.entries(req.query ?? {})) {
+      if (value === undefined) continue;
+      if (Array.isArray(value)) for (const v of value) url.searchParams.append(key, String(v));
+      else url.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { accept: 'application/json', ...this.options.headers };
+    let body: string | undefined;
+    if (req.form) {
+      headers['content-type'] = 'application/x-www-form-urlencoded';
+      body = req.form.toString();
+    } else if (req.json !== undefined) {
+      headers['content-type'] = 'application/json';
+      body = JSON.stringify(req.json);
+    }
+    const method = req.method ?? 'GET';
+    const maxWaits = this.options.maxRateLimitWaits ?? 2;
+    for (let waits = 0; ; waits++) {
+      await this.options.limiter.take();
+      let response: Response;
+      try {
+        response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.timeoutMs) });
+      } catch (error) {
+        this.options.onCall?.({ status: 0, rateLimited: false });
+        const reason = error instanceof Error && error.name === 'TimeoutError' ? 'timed out' : 'network error';
+        throw new CrmError('transient', `${method} ${url.pathname}: ${reason}`);
+      }
+      const rateLimited = response.status === 429;
+      this.options.onCall?.({ status: response.status, rateLimited });
+      if (rateLimited) {
+        const wait = retryAfterMs(response.headers.get('retry-after'));
+        this.options.limiter.pauseFor(wait);
+        await response.body?.cancel();
+        if (waits < maxWaits) continue;
+        throw new CrmError('rate_limited', `${method} ${url.pathname}: rate limited (429)`, 429, wait);
+      }
+      const text = await response.text();
+      let parsed: unknown = text;
+      if (text && (response.headers.get('content-type') ?? '').includes('json')) {
+        try {
+          parsed = JSON.parse(text);
+        } catch {
+          throw new CrmError('transient', `${method} ${url.pathname}: invalid JSON in response (${response.status})`, response.status);
+        }
+      }
+      if (response.status >= 500) {
+        throw new CrmError('transient', `${method} ${url.pathname}: CRM answered ${response.status}`, response.status);
+      }
+      if (response.status >= 400 && response.status !== 404) {
+        throw new CrmError('permanent', `${method} ${url.pathname}: CRM answered ${response.status}${describe(parsed)}`, response.status);
+      }
+      return { status: response.status, body: parsed as T, headers: response.headers };
+    }
+  }
+}
+
+/** A short, secret-free description of an error body (CRMs echo the request sometimes). */
+function describe(body: unknown): string {
+  if (typeof body === 'string') return body ? `: ${body.slice(0, 200)}` : '';
+  try {
+    return `: ${JSON.stringify(body).slice(0, 200)}`;
+  } catch {
+    return '';
+  }
+}
