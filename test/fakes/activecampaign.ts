@@ -14,6 +14,8 @@ export interface FakeActiveCampaignOptions {
   rateLimitPerSecond?: number;
   /** Delay before each answer. */
   latencyMs?: number;
+  /** Honour `include=` side loading on the contact list (default true); false mimics an API that ignores it. */
+  sideLoading?: boolean;
 }
 
 export interface FakeContact {
@@ -99,6 +101,7 @@ export class FakeActiveCampaign {
   private forced: { count: number; retryAfter: string }[] = [];
   private failures: { count: number; status: number }[] = [];
   private latencyMs: number;
+  private readonly sideLoading: boolean;
   private baseUrl = '';
 
   constructor(options: FakeActiveCampaignOptions = {}) {
@@ -106,6 +109,7 @@ export class FakeActiveCampaign {
     this.rate = options.rateLimitPerSecond ?? 5;
     this.tokens = this.rate;
     this.latencyMs = options.latencyMs ?? 0;
+    this.sideLoading = options.sideLoading ?? true;
     this.app = Fastify({ logger: false });
     this.routes();
   }
@@ -355,7 +359,7 @@ export class FakeActiveCampaign {
       const limit = Math.min(100, Number(q.get('limit') ?? 20) || 20);
       const offset = Number(q.get('offset') ?? 0) || 0;
       list = list.slice(offset, offset + limit);
-      const include = (q.get('include') ?? '').split(',').map((s) => s.trim());
+      const include = this.sideLoading ? (q.get('include') ?? '').split(',').map((s) => s.trim()) : [];
       const body: Record<string, unknown> = {};
       if (include.includes('contactTags')) body.contactTags = list.flatMap((c) => this.tagsOf(c.id)).map((ct) => this.contactTagJson(ct));
       if (include.includes('fieldValues')) body.fieldValues = list.flatMap((c) => this.valuesOf(c.id)).map((fv) => this.fieldValueJson(fv));

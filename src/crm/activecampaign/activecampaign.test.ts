@@ -52,8 +52,10 @@ const FIELD_MAP = (planId: string): FieldMap => ({
   plan: `field:${planId}`, // by id
 });
 
-async function build(opts: { rate?: number; limiterRate?: number; clock?: Clock; baseSuffix?: string; latencyMs?: number } = {}): Promise<Built> {
-  const fake = await startFakeActiveCampaign({ rateLimitPerSecond: opts.rate ?? 50, latencyMs: opts.latencyMs });
+async function build(
+  opts: { rate?: number; limiterRate?: number; clock?: Clock; baseSuffix?: string; latencyMs?: number; sideLoading?: boolean } = {},
+): Promise<Built> {
+  const fake = await startFakeActiveCampaign({ rateLimitPerSecond: opts.rate ?? 50, latencyMs: opts.latencyMs, sideLoading: opts.sideLoading });
   const company = fake.seedField('Company', 'COMPANY');
   const plan = fake.seedField('Plan', 'PLAN');
   const crm = activecampaign({
@@ -225,6 +227,22 @@ describe('activecampaign adapter against the fake', () => {
     expect(b.fake.routeCalls('GET /api/3/contacts')).toBe(1);
     expect(b.fake.routeCalls('GET /api/3/tags')).toBe(1);
     expect(b.fake.calls).toBe(2);
+  });
+
+  it('without side loading, falls back to contactTags + fieldValues per contact', async () => {
+    const other = await build({ sideLoading: false });
+    try {
+      const ids = [1, 2].map((i) => other.fake.seedContact({ email: `noinclude${i}@example.com`, fieldValues: { [other.fields.plan]: `P${i}` }, tags: [`T${i}`] }));
+      await other.crm.loadContacts(ids);
+      other.fake.resetCounters();
+      const loaded = await other.crm.loadContacts(ids);
+      expect(loaded.get(ids[1]!)).toMatchObject({ tags: ['T2'], fields: { plan: 'P2' } });
+      expect(other.fake.routeCalls('GET /api/3/contacts')).toBe(1);
+      expect(other.fake.routeCalls('GET /api/3/contacts/:id/contactTags')).toBe(2);
+      expect(other.fake.routeCalls('GET /api/3/contacts/:id/fieldValues')).toBe(2);
+    } finally {
+      await other.fake.close();
+    }
   });
 
   it('takes readAt from the clock before the first call', async () => {
