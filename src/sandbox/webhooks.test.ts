@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { startSandbox, type Sandbox } from './index.js';
 import { notificationUrl } from './notification.js';
+import { SandboxWebhooks } from './webhooks.js';
 
 /** A real HTTP receiver standing in for crmsync's webhook endpoint. */
 interface Received {
@@ -192,5 +193,20 @@ describe('outgoing webhooks', () => {
     await sb.webhooks.idle();
     expect(received).toHaveLength(1);
     expect(received[0]!.form['contact[tags]']).toBe('from-page');
+  });
+});
+
+describe('SandboxWebhooks', () => {
+  it('never logs the webhook URL (it carries the access key), and refuses a bad URL without echoing it', async () => {
+    sb = await startSandbox({ port: 0, seed: false });
+    const logged: string[] = [];
+    const hooks = new SandboxWebhooks({ url: 'http://127.0.0.1:1/?access_key=top-secret-key', echoApiChanges: true, attempts: 2, backoffMs: 1, log: (m) => logged.push(m) });
+    hooks.notify({ id: '1', email: 'a@example.com', fields: {}, tags: [], version: 1, updatedAt: '' }, 'user');
+    await hooks.idle();
+    expect(hooks.stats().webhooksFailed).toBe(1);
+    expect(logged).toHaveLength(1);
+    expect(logged.join()).not.toContain('top-secret-key');
+    expect(() => hooks.setUrl('not a url?access_key=top-secret-key')).toThrow(/^webhookUrl is not a valid URL$/);
+    await hooks.close();
   });
 });

@@ -59,7 +59,7 @@ export class SandboxWebhooks {
   private counts = { sent: 0, failed: 0 };
 
   constructor(private readonly options: SandboxWebhooksOptions) {
-    this.url = options.url;
+    this.url = checkUrl(options.url);
     this.echo = options.echoApiChanges;
   }
 
@@ -100,7 +100,7 @@ export class SandboxWebhooks {
   }
 
   setUrl(url: string | null): void {
-    this.url = url;
+    this.url = checkUrl(url);
   }
 
   setEcho(on: boolean): void {
@@ -188,7 +188,7 @@ export class SandboxWebhooks {
         }
         problem = `answered ${response.status}`;
       } catch (error) {
-        problem = error instanceof Error ? error.message : String(error);
+        problem = describeFailure(error);
       }
       if (attempt >= attempts || this.abort.signal.aborted) {
         this.counts.failed++;
@@ -198,4 +198,25 @@ export class SandboxWebhooks {
       await sleep((this.options.backoffMs ?? 50) * 2 ** (attempt - 1));
     }
   }
+}
+
+/** The webhook URL carries crmsync's access key: check it without ever echoing it. */
+function checkUrl(url: string | null): string | null {
+  if (url === null) return null;
+  let protocol: string;
+  try {
+    protocol = new URL(url).protocol;
+  } catch {
+    throw new RangeError('webhookUrl is not a valid URL');
+  }
+  if (protocol !== 'http:' && protocol !== 'https:') throw new RangeError('webhookUrl must be http(s)');
+  return url;
+}
+
+/** A send failure, described without the URL (it carries the access key). */
+function describeFailure(error: unknown): string {
+  if (error instanceof Error && error.name === 'TimeoutError') return 'timed out';
+  if (error instanceof Error && error.name === 'AbortError') return 'aborted';
+  const code = (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' ? `network error (${code})` : 'network error';
 }
