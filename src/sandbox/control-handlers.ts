@@ -1,6 +1,6 @@
 import type { FastifyRequest } from 'fastify';
 import type { SandboxDeps } from './deps.js';
-import { parse, staleBody, webhookControlsBody } from './schemas.js';
+import { parse, refuseBody, staleBody, webhookControlsBody } from './schemas.js';
 import { collectStats, resetStats } from './stats.js';
 
 /** Handlers of the test controls (`/_sandbox/*`): stats, webhook controls, stale reads. */
@@ -31,5 +31,12 @@ export const postStale =
   async (req) => {
     const { contactId, ...stale } = parse(staleBody, req.body, 'stale reads');
     d.state.serveStale(contactId, stale);
+    return { ok: true };
+  };
+
+export const postRefuse =
+  (d: SandboxDeps): Handler =>
+  async (req) => {
+    d.window.refuseNext(parse(refuseBody, req.body, 'rate-limit control').calls);
     return { ok: true };
   };

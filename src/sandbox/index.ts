@@ -40,6 +40,8 @@ export interface Sandbox {
   state: SandboxState;
   webhooks: SandboxWebhooks;
   stats(): SandboxStats;
+  /** Answer the next `calls` /api/* calls with 429 whatever the limit (default 1). */
+  refuseNext(calls?: number): void;
   close(): Promise<void>;
 }
 
@@ -71,6 +73,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     state,
     webhooks,
     stats: () => collectStats(deps.window, webhooks),
+    refuseNext: (calls = 1) => deps.window.refuseNext(calls),
     close: async () => {
       await webhooks.close();
       await app.close();

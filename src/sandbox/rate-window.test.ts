@@ -68,3 +68,24 @@ describe('sandbox API: rate limit', () => {
     expect(performance.now() - started).toBeGreaterThanOrEqual(75);
   });
 });
+
+describe('sandbox API: forced 429s', () => {
+  let sb: Sandbox;
+  afterEach(() => sb.close());
+
+  it('refuses exactly the next n calls, in-process or over HTTP, even when unlimited', async () => {
+    sb = await startSandbox({ port: 0, rateLimit: 0 });
+    const auth = { authorization: `Bearer ${sb.apiKey}` };
+    sb.refuseNext(1);
+    const refused = await fetch(`${sb.url}/api/tags`, { headers: auth });
+    expect(refused.status).toBe(429);
+    expect(refused.headers.get('retry-after')).toBe('1');
+    expect((await fetch(`${sb.url}/api/tags`, { headers: auth })).status).toBe(200);
+    const set = await fetch(`${sb.url}/_sandbox/rate-limit`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{"calls":2}' });
+    expect(set.status).toBe(200);
+    const statuses = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${sb.url}/api/tags`, { headers: auth })).status);
+    expect(statuses).toEqual([429, 429, 200]);
+    expect(sb.stats()).toMatchObject({ calls: 5, rateLimited: 3 });
+  });
+});

@@ -30,6 +30,7 @@ export class RateWindow {
   private perSecond = new Map<number, number>();
   /** Enforcement is kept apart from the stats, so a stats reset does not open the window. */
   private window = { second: 0, accepted: 0 };
+  private forced = 0;
 
   constructor(
     private readonly limit: number,
@@ -43,7 +44,9 @@ export class RateWindow {
     const second = Math.floor(now / 1000);
     if (this.window.second !== second) this.window = { second, accepted: 0 };
     const accepted = this.window.accepted;
-    const allowed = this.limit === 0 || accepted < this.limit;
+    const forced = this.forced > 0;
+    if (forced) this.forced--;
+    const allowed = !forced && (this.limit === 0 || accepted < this.limit);
     this.calls++;
     if (allowed) {
       this.window.accepted++;
@@ -60,6 +63,12 @@ export class RateWindow {
       remaining: this.limit === 0 ? 0 : Math.max(0, this.limit - accepted - (allowed ? 1 : 0)),
       retryAfterSeconds: Math.max(1, Math.ceil(((second + 1) * 1000 - now) / 1000)),
     };
+  }
+
+  /** Refuse the next `calls` calls with 429, whatever the limit (a test control). */
+  refuseNext(calls: number): void {
+    if (!Number.isInteger(calls) || calls < 0) throw new RangeError('calls must be a whole number ≥ 0');
+    this.forced = calls;
   }
 
   stats(): CallStats {

@@ -21,6 +21,7 @@ export function controlRoutes(app: FastifyInstance, d: SandboxDeps): void {
   app.post('/_sandbox/webhooks', control.postWebhookControls(d)); // { hold?, duplicate?, delayMs?, url?, echoApiChanges? }
   app.post('/_sandbox/webhooks/release', control.postWebhookRelease(d));
   app.post('/_sandbox/stale', control.postStale(d)); // { contactId, reads, version? }
+  app.post('/_sandbox/rate-limit', control.postRefuse(d)); // { calls? }: 429 for the next calls
 }
 
 /** Registered in a scope that parses form bodies and refuses cross-site posts. */

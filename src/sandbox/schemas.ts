@@ -51,3 +51,5 @@ export function parseIds(ids: string | string[]): string[] {
   if (list.length > 100) throw new SandboxError('bad_request', `invalid query: at most 100 ids per call (got ${list.length})`);
   return list;
 }
+
+export const refuseBody = z.object({ calls: z.number().int().min(0).max(1000).default(1) }).strict();
