@@ -1,0 +1,46 @@
+import { z } from 'zod';
+import { credentials, errorBody, logQuery, newUser, queueQuery, tagChange, user, userPatch, userQuery } from './schemas.js';
+
+/** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
+const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
+
+function queryParams(s: z.ZodObject) {
+  const json = schema(s) as { properties?: Record<string, unknown> };
+  return Object.entries(json.properties ?? {}).map(([name, prop]) => ({ name, in: 'query', required: false, schema: prop }));
+}
+
+const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
+const errors = { default: { description: 'Error', ...json(errorBody) } };
+const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }];
+
+export function openApiDocument(serverUrl: string) {
+  return {
+    openapi: '3.1.0',
+    info: { title: 'crmsync API', version: '0.1.0', description: 'Users, tags and the sync log of crmsync. Bearer token: CRMSYNC_API_TOKEN.' },
+    servers: [{ url: serverUrl }],
+    components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths: {
+      '/api/users': {
+        get: { summary: 'Find users', parameters: queryParams(userQuery), responses: { 200: { description: 'Users', ...json(z.object({ users: z.array(user) })) }, ...errors } },
+        post: { summary: 'Register a user (pushed to the CRM: find-or-create the contact by e-mail)', requestBody: json(newUser), responses: { 201: { description: 'Created', ...json(user) }, ...errors } },
+      },
+      '/api/users/{id}': {
+        get: { summary: 'One user, with pending outbound operations', parameters: idParam, responses: { 200: { description: 'User', ...json(user) }, ...errors } },
+        patch: { summary: 'Change fields or role (fields are pushed to the CRM)', parameters: idParam, requestBody: json(userPatch), responses: { 200: { description: 'User', ...json(user) }, ...errors } },
+      },
+      '/api/users/{id}/tags': {
+        post: { summary: 'Apply and remove tags (pushed to the CRM as deltas)', parameters: idParam, requestBody: json(tagChange), responses: { 200: { description: 'User', ...json(user) }, ...errors } },
+      },
+      '/api/auth/verify': {
+        post: { summary: "Check a user's e-mail and password", requestBody: json(credentials), responses: { 200: { description: '{valid, userId?}' }, ...errors } },
+      },
+      '/api/log': { get: { summary: 'The activity log, newest first', parameters: queryParams(logQuery), responses: { 200: { description: 'Entries' }, ...errors } } },
+      '/api/queue': { get: { summary: 'Queue counts and jobs', parameters: queryParams(queueQuery), responses: { 200: { description: 'Queue' }, ...errors } } },
+      '/api/queue/dead': { get: { summary: 'Dead letters', responses: { 200: { description: 'Dead jobs' }, ...errors } } },
+      '/api/queue/dead/replay': { post: { summary: 'Replay every dead letter', responses: { 200: { description: 'Count replayed' }, ...errors } } },
+      '/api/queue/dead/{id}/replay': { post: { summary: 'Replay one dead letter', parameters: idParam, responses: { 200: { description: 'The job, pending again' }, ...errors } } },
+      '/api/mail': { get: { summary: 'The mail outbox (all mail; without SMTP the only delivery)', responses: { 200: { description: 'Messages' }, ...errors } } },
+    },
+  };
+}

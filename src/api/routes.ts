@@ -1,0 +1,41 @@
+import type { FastifyInstance } from 'fastify';
+import { accountPages } from '../account/set-password.js';
+import { listMail } from '../store/mail-outbox.js';
+import type { AppContext } from './context.js';
+import { requireApiToken } from './auth.js';
+import { logApi } from './log.js';
+import { openApiDocument } from './openapi.js';
+import { queueApi } from './queue.js';
+import { usersApi } from './users.js';
+import { webhookRoute } from '../ingress/route.js';
+
+/** Every endpoint, one line each. */
+export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
+  const users = usersApi(ctx);
+  const log = logApi(ctx);
+  const queue = queueApi(ctx);
+  const account = accountPages(ctx);
+
+  app.route({ method: ['GET', 'POST'], url: '/', handler: webhookRoute(ctx) });
+  app.get('/healthz', async () => ctx.health());
+  app.get('/metrics', async (_req, reply) => reply.type(ctx.engine.metrics.registry.contentType).send(await ctx.engine.metrics.registry.metrics()));
+  app.get('/set-password', account.show);
+  app.post('/set-password', account.submit);
+
+  app.register(async (api) => {
+    api.addHook('onRequest', async (request) => requireApiToken(request, ctx.apiTokens()));
+    api.get('/api/openapi.json', async () => openApiDocument(ctx.engine.publicUrl));
+    api.get('/api/users', users.list);
+    api.post('/api/users', users.create);
+    api.get('/api/users/:id', users.get);
+    api.patch('/api/users/:id', users.patch);
+    api.post('/api/users/:id/tags', users.tags);
+    api.post('/api/auth/verify', account.verify);
+    api.get('/api/log', log.list);
+    api.get('/api/queue', queue.summary);
+    api.get('/api/queue/dead', queue.dead);
+    api.post('/api/queue/dead/replay', queue.replayAll);
+    api.post('/api/queue/dead/:id/replay', queue.replay);
+    api.get('/api/mail', async () => ({ messages: await listMail(ctx.engine.db, 100) }));
+  });
+}

@@ -1,0 +1,63 @@
+import { z } from 'zod';
+import { LOG_LEVELS } from '../store/log.js';
+
+/** Request and response shapes of the REST API: validation and the OpenAPI document use these. */
+const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'field names are lowercase snake_case');
+const fieldValue = z.string().max(10_000).nullable();
+const tag = z.string().trim().min(1).max(255).refine((t) => !/[\u0000-\u001f]/.test(t), 'tags cannot contain control characters');
+
+export const email = z.email().max(254).transform((e) => e.toLowerCase());
+export const userId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+
+export const userQuery = z.object({
+  email: email.optional(),
+  contact_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}$/).optional(),
+  tag: tag.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(100),
+  after: z.coerce.number().int().min(0).optional(),
+}).strict();
+
+export const newUser = z.object({
+  email,
+  role: z.string().optional(),
+  fields: z.record(fieldName, fieldValue).default({}),
+  tags: z.array(tag).max(500).default([]),
+}).strict();
+
+export const userPatch = z.object({
+  fields: z.record(fieldName, fieldValue).optional(),
+  role: z.string().optional(),
+}).strict();
+
+export const tagChange = z.object({
+  apply: z.array(tag).max(500).default([]),
+  remove: z.array(tag).max(500).default([]),
+}).strict();
+
+export const logQuery = z.object({
+  level: z.enum(LOG_LEVELS).optional(),
+  contact_id: z.string().max(128).optional(),
+  user_id: userId.optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: z.coerce.number().int().min(1).optional(),
+}).strict();
+
+export const queueQuery = z.object({
+  state: z.enum(['pending', 'running', 'dead']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+}).strict();
+
+export const credentials = z.object({ email, password: z.string().min(1).max(1024) }).strict();
+
+export const user = z.object({
+  id: z.number(),
+  email: z.string(),
+  contactId: z.string().nullable(),
+  role: z.string(),
+  tags: z.array(z.string()),
+  fields: z.record(z.string(), z.string().nullable()),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+});
+
+export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });

@@ -1,0 +1,35 @@
+#!/usr/bin/env node
+import { Command, InvalidArgumentError } from 'commander';
+import { serveCommand } from './serve.js';
+import { sandboxCommand } from './sandbox.js';
+
+const int = (name: string) => (value: string) => {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError(`${name} must be a whole number`);
+  return n;
+};
+
+const program = new Command()
+  .name('crmsync')
+  .description('Keeps your application users in sync with your CRM, both ways.')
+  .showHelpAfterError();
+
+program
+  .command('serve')
+  .description('run the service: webhook ingress, API, workers (configured by CRMSYNC_* environment variables)')
+  .option('--sandbox-port <port>', 'port of the embedded sandbox CRM when CRMSYNC_CRM=sandbox', int('port'), 8788)
+  .action(serveCommand);
+
+program
+  .command('sandbox')
+  .description('run the sandbox CRM alone: a CRM-shaped HTTP server with a page to edit contacts')
+  .option('--port <port>', 'port to listen on', int('port'), 8788)
+  .option('--host <host>', 'address to listen on', '127.0.0.1')
+  .option('--api-key <key>', 'API key clients must send (default: random)')
+  .option('--rate-limit <n>', 'requests per second before 429 (0 = unlimited)', int('rate limit'), 5)
+  .option('--latency <ms>', 'added to every API response', int('latency'), 0)
+  .option('--webhook-url <url>', "crmsync's webhook URL to notify on changes (with wpf_action and access_key)")
+  .option('--no-seed', 'start without demo contacts')
+  .action(sandboxCommand);
+
+await program.parseAsync(process.argv);

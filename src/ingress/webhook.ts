@@ -1,0 +1,154 @@
+import { CrmWebhookError } from '../crm/errors.js';
+import type { WebhookRequest } from '../crm/types.js';
+import { roleForWebhook } from '../domain/role.js';
+import type { Engine } from '../engine.js';
+import { AppError } from '../errors.js';
+import type { Redactor } from '../redact.js';
+import { contactKey } from '../store/jobs.js';
+import type { Reconciler } from '../reconcile/reconciler.js';
+import type { PassReport } from '../reconcile/report.js';
+import { accessKeyMatches } from './access-key.js';
+import { renderDebugPage } from './debug-page.js';
+import { GroupCommit } from './group-commit.js';
+import { ingestWebhooks, type IncomingWebhook, type IngestResult } from './ingest.js';
+import { parseWebhookParams, pickParam, WEBHOOK_PARAMS } from './webhook-params.js';
+
+export interface RawWebhook {
+  method: string;
+  url: string;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+  ip: string | null;
+}
+
+export type WebhookOutcome =
+  | { kind: 'test' }
+  | { kind: 'queued'; action: string; contacts: string[] }
+  | { kind: 'debug'; html: string };
+
+/**
+ * Webhook ingress: authenticate, find the contacts, store durably (group commit), answer.
+ * Returns data; `api/error-handler.ts` and the route turn outcomes and errors into HTTP.
+ */
+export class WebhookIngress {
+  private readonly committer: GroupCommit<IncomingWebhook, IngestResult>;
+
+  constructor(
+    private readonly deps: {
+      engine: Engine;
+      reconciler: Reconciler;
+      accessKeys: () => readonly string[];
+      redact: Redactor;
+      onStored: () => void;
+    },
+  ) {
+    this.committer = new GroupCommit((items) => ingestWebhooks(deps.engine.db, items));
+  }
+
+  async handle(raw: RawWebhook, options: { debug: boolean }): Promise<WebhookOutcome> {
+    const { engine } = this.deps;
+    const url = new URL(raw.url, 'http://localhost');
+    const contentType = String(raw.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const fields = parseBody(raw.body, contentType);
+    const shape = this.shape(raw, url.searchParams, contentType, fields);
+
+    if (!accessKeyMatches(pickParam(url.searchParams, fields, 'access_key'), this.deps.accessKeys())) {
+      await this.reject('invalid_access_key', 'webhook refused: missing or wrong access key', shape);
+      throw new AppError('invalid_access_key', 'missing or wrong access_key');
+    }
+    const params = parseWebhookParams(url.searchParams, fields);
+    if (params.action === 'test') return { kind: 'test' };
+
+    const request: WebhookRequest = { method: raw.method, url: raw.url, headers: raw.headers, body: raw.body, fields };
+    try {
+      engine.crm.verifyWebhook(request);
+    } catch (error) {
+      if (!(error instanceof CrmWebhookError)) throw error;
+      await this.reject(error.code, `webhook refused: ${error.message}`, shape);
+      throw new AppError(error.code, error.message);
+    }
+    const contactIds = params.contactId ? [params.contactId] : engine.crm.parseWebhook(request).contactIds;
+    if (contactIds.length === 0) {
+      await this.reject('contact_not_identified', 'webhook refused: no contact_id in the URL and none found in the payload', shape);
+      throw new AppError('contact_not_identified', 'no contact_id in the URL and none found in the payload');
+    }
+
+    const notices: string[] = [];
+    let role: string | null = null;
+    if (params.role) {
+      const decision = roleForWebhook(engine.roles, params.role);
+      role = decision.role;
+      if (decision.notice) notices.push(decision.notice);
+    }
+    await this.committer.submit({
+      action: params.action,
+      contactIds,
+      role,
+      sendNotification: params.sendNotification,
+      receivedAt: engine.clock.now(),
+      request: shape,
+      sourceIp: raw.ip,
+      notices,
+    });
+    // Stored: from here on the webhook survives a crash.
+    engine.metrics.webhooksReceived.inc({ action: params.action });
+    this.deps.onStored();
+
+    if (!options.debug) return { kind: 'queued', action: params.action, contacts: contactIds };
+    const reports: PassReport[] = [];
+    const pending: string[] = [];
+    for (const contactId of contactIds) {
+      const { claimed, reports: passes } = await this.deps.reconciler.runOnce({ key: contactKey(contactId), limit: 1 });
+      if (claimed === 0) pending.push(contactId);
+      reports.push(...passes);
+    }
+    return { kind: 'debug', html: renderDebugPage({ request: shape, reports, pending }) };
+  }
+
+  /** The request as logs may show it: allow-listed parameters, body keys, sizes; no secrets. */
+  private shape(raw: RawWebhook, query: URLSearchParams, contentType: string, fields: Record<string, unknown>): Record<string, unknown> {
+    const params: Record<string, string> = {};
+    for (const name of WEBHOOK_PARAMS) {
+      const v = query.get(name);
+      if (v !== null) params[name] = v.slice(0, 200);
+    }
+    return this.deps.redact({
+      method: raw.method,
+      query: params,
+      contentType: contentType || null,
+      bytes: raw.body.length,
+      body: Object.fromEntries(Object.entries(fields).slice(0, 50).map(([k, v]) => [k.slice(0, 100), typeof v === 'string' ? v.slice(0, 200) : v])),
+      userAgent: typeof raw.headers['user-agent'] === 'string' ? raw.headers['user-agent'].slice(0, 200) : null,
+    });
+  }
+
+  private async reject(code: string, message: string, shape: Record<string, unknown>): Promise<void> {
+    const { engine } = this.deps;
+    engine.metrics.webhooksRejected.inc({ code });
+    await engine.log.write({ level: 'error', source: 'webhook', message, context: { code, request: shape } });
+  }
+}
+
+/** Form and JSON bodies become fields; anything else with a body is refused (415). */
+export function parseBody(body: Buffer, contentType: string): Record<string, unknown> {
+  if (body.length === 0) return {};
+  if (contentType === 'application/x-www-form-urlencoded') {
+    const out: Record<string, unknown> = {};
+    for (const [k, v] of new URLSearchParams(body.toString('utf8'))) {
+      const prev = out[k];
+      out[k] = prev === undefined ? v : Array.isArray(prev) ? [...prev, v] : [prev, v];
+    }
+    return out;
+  }
+  if (contentType === 'application/json' || contentType.endsWith('+json')) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      throw new AppError('malformed_body', 'the body is not valid JSON');
+    }
+    if (parsed === null || typeof parsed !== 'object') throw new AppError('malformed_body', 'a JSON body must be an object or an array');
+    return Array.isArray(parsed) ? { events: parsed } : (parsed as Record<string, unknown>);
+  }
+  throw new AppError('unsupported_media_type', 'webhook bodies must be application/x-www-form-urlencoded or application/json');
+}

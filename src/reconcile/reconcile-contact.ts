@@ -1,0 +1,154 @@
+import { syncsFields } from '../domain/action.js';
+import type { ContactSnapshot } from '../domain/contact.js';
+import { merge } from '../domain/merge.js';
+import { nextRole } from '../domain/role.js';
+import { sameTags } from '../domain/tags.js';
+import { sendWelcome } from '../effects/welcome.js';
+import type { Engine } from '../engine.js';
+import type { Db } from '../store/database.js';
+import { enqueueJob, type Job } from '../store/jobs.js';
+import type { LogEntry } from '../store/log.js';
+import { deleteOperations, listOperations } from '../store/operations.js';
+import { findUser, insertUser, setTags, updateUser, type User } from '../store/users.js';
+import { emptyReport, type PassReport } from './report.js';
+
+/**
+ * One reconcile pass for one contact, given what the CRM returned: find (or, for `add`,
+ * create) the local user, merge the snapshot with the user's unconfirmed local changes, and
+ * commit the user, the confirmed operations and the log in one transaction. Effects (the
+ * welcome e-mail) run after the commit.
+ */
+export async function reconcileContact(engine: Engine, job: Job, contactId: string, snapshot: ContactSnapshot | null): Promise<PassReport> {
+  const report = emptyReport(contactId, job.action);
+  report.snapshot = snapshot;
+  const note = (level: LogEntry['level'], message: string, context?: Record<string, unknown>) =>
+    report.log.push({ level, source: 'reconcile', contactId, userId: report.userId, message, context: context ?? null });
+
+  let welcome: User | null = null;
+  await engine.db.transaction().execute(async (trx) => {
+    welcome = await pass(trx);
+    await engine.log.write(report.log, trx);
+  });
+
+  async function pass(trx: Db): Promise<User | null> {
+    if (!snapshot) {
+      note('error', `contact #${contactId} was not found in the CRM; nothing to ${job.action}`);
+      report.error = 'contact_not_found';
+      return null;
+    }
+    let user = await findUser(trx, { contactId });
+    if (!user && snapshot.email) user = await relinkByEmail(engine, trx, contactId, snapshot.email, note);
+    if (user) {
+      report.userId = user.id;
+      await applySnapshot(engine, trx, job, user, snapshot, report, note);
+      return null;
+    }
+    if (job.action !== 'add') {
+      note('notice', `no matching user for contact #${contactId}${snapshot.email ? ` (${snapshot.email})` : ''}; nothing to ${job.action}`);
+      return null;
+    }
+    if (!snapshot.email) {
+      note('error', `contact #${contactId} has no e-mail address; cannot create a user`);
+      report.error = 'contact_has_no_email';
+      return null;
+    }
+    const role = job.role ?? engine.roles.defaultRole;
+    const id = await insertUser(
+      trx,
+      { email: snapshot.email, contactId, role, fields: snapshot.fields, tags: snapshot.tags, crmState: { tags: snapshot.tags, fields: snapshot.fields } },
+      engine.clock.now(),
+    );
+    report.userId = id;
+    report.createdUser = true;
+    report.added = [...snapshot.tags].sort();
+    note('info', `created user #${id} (${snapshot.email}) with role ${role} from contact #${contactId}`, { tags: snapshot.tags, fields: snapshot.fields });
+    return job.sendNotification ? findUser(trx, { id }) : null;
+  }
+
+  if (welcome) {
+    const u = welcome as User;
+    const sent = await sendWelcome(engine, { id: u.id, email: u.email, firstName: u.fields.first_name ?? null });
+    const entry: LogEntry = { level: 'info', source: 'mail', userId: u.id, contactId, message: `welcome e-mail with a set-password link ${sent.state === 'sent' ? 'sent' : `kept in the outbox (${sent.state})`} to ${u.email}`, context: { mailId: sent.mailId } };
+    report.log.push(entry);
+    await engine.log.write(entry);
+  }
+  return report;
+}
+
+type Note = (level: LogEntry['level'], message: string, context?: Record<string, unknown>) => void;
+
+/** A contact ID we do not know, whose e-mail belongs to a user: link that user to it. */
+async function relinkByEmail(engine: Engine, db: Db, contactId: string, email: string, note: Note): Promise<User | null> {
+  const user = await findUser(db, { email });
+  if (!user) return null;
+  note('notice', `user #${user.id} (${email}) ${user.contactId ? `was linked to contact #${user.contactId}; ` : ''}re-linked to contact #${contactId} by e-mail`);
+  await updateUser(db, user.id, { contactId }, engine.clock.now());
+  return { ...user, contactId };
+}
+
+async function applySnapshot(engine: Engine, db: Db, job: Job, user: User, snapshot: ContactSnapshot, report: PassReport, note: Note): Promise<void> {
+  const withFields = syncsFields(job.action);
+  const operations = await listOperations(db, user.id);
+  const result = merge({ tags: user.tags, fields: user.fields, snapshot, operations, withFields, settleMs: engine.settleMs });
+  report.added = result.added;
+  report.removed = result.removed;
+  report.fieldChanges = result.fieldChanges;
+
+  let role = user.role;
+  if (withFields && job.role) {
+    const decision = nextRole(engine.roles, user.role, job.role);
+    if (decision.notice) note('notice', decision.notice);
+    if (decision.role !== user.role) report.role = { from: user.role, to: decision.role };
+    role = decision.role;
+  }
+  let email = user.email;
+  if (withFields && snapshot.email && snapshot.email.toLowerCase() !== user.email) {
+    const wanted = snapshot.email.toLowerCase();
+    const taken = await findUser(db, { email: wanted });
+    if (engine.roles.privileged.includes(user.role)) note('notice', `e-mail of privileged user #${user.id} is never changed by the CRM (CRM has ${wanted})`);
+    else if (taken) note('warning', `CRM e-mail ${wanted} of contact #${snapshot.contactId} belongs to user #${taken.id}; e-mail of user #${user.id} left unchanged`);
+    else {
+      email = wanted;
+      note('info', `e-mail changed from ${user.email} to ${wanted}`);
+    }
+  }
+
+  for (const op of result.overridden) note('notice', `the CRM changed ${op.kind === 'set_field' ? `field ${op.name}` : `tag "${op.name}"`} after our ${op.kind.replace('_', ' ')} was acknowledged; following the CRM`);
+  for (const op of result.held) note('info', `kept local ${op.kind.replace('_', ' ')} "${op.name}": this CRM read may predate it; checking again later`);
+  for (const op of result.confirmed) note('info', `CRM confirmed local ${op.kind.replace('_', ' ')} "${op.name}"`);
+
+  const changed = result.added.length || result.removed.length || result.fieldChanges.length || role !== user.role || email !== user.email;
+  if (changed) {
+    await setTags(db, user.id, user.tags, result.tags);
+    const parts = [
+      result.added.length ? `tags added: ${result.added.join(', ')}` : '',
+      result.removed.length ? `tags removed: ${result.removed.join(', ')}` : '',
+      result.fieldChanges.length ? `fields: ${result.fieldChanges.map((c) => c.name).join(', ')}` : '',
+      role !== user.role ? `role: ${user.role} → ${role}` : '',
+    ].filter(Boolean);
+    note('info', `updated user #${user.id} from contact #${snapshot.contactId} (${job.action}): ${parts.join('; ') || 'e-mail'}`, {
+      added: result.added,
+      removed: result.removed,
+      fields: result.fieldChanges,
+    });
+  } else if (user.crmState && sameTags(user.crmState.tags, snapshot.tags) && sameFields(user.crmState.fields, snapshot.fields)) {
+    note('info', `contact #${snapshot.contactId} equals what we last wrote or read: our own echo or a repeat; nothing changed`);
+  } else {
+    note('info', `contact #${snapshot.contactId} loaded (${job.action}); local user #${user.id} already up to date`);
+  }
+  await updateUser(
+    db,
+    user.id,
+    { ...(withFields && { fields: result.fields }), role, email, crmState: { tags: [...snapshot.tags].sort(), fields: { ...(user.crmState?.fields ?? {}), ...snapshot.fields } } },
+    engine.clock.now(),
+  );
+  await deleteOperations(db, [...result.confirmed, ...result.overridden].map((op) => op.id));
+  if (result.recheckAt !== null) {
+    // Settle the held operations either way with one more read after the settle window.
+    await enqueueJob(db, { key: job.key, action: 'update_tags', contactId: snapshot.contactId, userId: user.id, role: null, sendNotification: false, webhooks: 0, runAt: result.recheckAt }, engine.clock.now());
+  }
+}
+
+function sameFields(known: Record<string, string | null>, seen: Record<string, string | null>): boolean {
+  return Object.entries(seen).every(([name, value]) => (known[name] ?? null) === value);
+}

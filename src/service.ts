@@ -1,0 +1,173 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import pino, { type Logger } from 'pino';
+import type { FastifyInstance } from 'fastify';
+import { ActivityLog } from './activity-log.js';
+import { buildApp } from './app.js';
+import { systemClock, type Clock } from './clock.js';
+import type { Config } from './config.js';
+import { TokenBucket, type RateLimiter } from './crm/rate-limiter.js';
+import { crms, defaultFieldMaps } from './crm/registry.js';
+import type { Crm } from './crm/types.js';
+import type { Engine } from './engine.js';
+import { WebhookIngress } from './ingress/webhook.js';
+import { Mailer } from './mail/mailer.js';
+import { createMetrics } from './metrics.js';
+import { Reconciler } from './reconcile/reconciler.js';
+import { WorkerPool } from './reconcile/worker-pool.js';
+import { createRedactor } from './redact.js';
+import { startSandbox, type Sandbox } from './sandbox/index.js';
+import { migrate, openDatabase } from './store/database.js';
+import { countJobs, recoverRunningJobs } from './store/jobs.js';
+import { getOrCreateSetting } from './store/settings.js';
+
+export interface ServiceOptions {
+  clock?: Clock;
+  logger?: Logger;
+  /** Start the worker pool (tests that drive the reconciler by hand say false). */
+  workers?: boolean;
+  /** Listen on config.host:config.port (tests may use `app.inject` instead). */
+  listen?: boolean;
+  /** Port for the embedded sandbox CRM (0 = any free port). */
+  sandboxPort?: number;
+  /** Sandbox options for tests: rate limit, latency. */
+  sandboxRateLimit?: number;
+  sandboxLatencyMs?: number;
+}
+
+export interface Service {
+  app: FastifyInstance;
+  engine: Engine;
+  reconciler: Reconciler;
+  pool: WorkerPool;
+  sandbox: Sandbox | null;
+  crm: Crm;
+  accessKey: string;
+  apiToken: string;
+  /** Which secrets were generated at this start (so the CLI can say so). */
+  generated: { accessKey: boolean; apiToken: boolean };
+  url: string;
+  webhookUrl: (action?: string) => string;
+  stop(): Promise<void>;
+}
+
+const newSecret = () => randomBytes(24).toString('base64url');
+
+/** Wires every part together from a validated config, starts it, and returns handles to it. */
+export async function startService(config: Readonly<Config>, options: ServiceOptions = {}): Promise<Service> {
+  const clock = options.clock ?? systemClock;
+  const db = openDatabase(config.databaseUrl);
+  await migrate(db);
+
+  const access = config.accessKey ? { value: config.accessKey, created: false } : await getOrCreateSetting(db, 'access_key', newSecret);
+  const token = config.apiToken ? { value: config.apiToken, created: false } : await getOrCreateSetting(db, 'api_token', newSecret);
+
+  let sandbox: Sandbox | null = null;
+  let crmUrl = config.crm.url;
+  let crmKey = config.crm.apiKey;
+  const webhookUrl = (action = 'update') => `${config.publicUrl}/?wpf_action=${action}&access_key=${encodeURIComponent(access.value)}`;
+  if (config.crm.name === 'sandbox' && !crmUrl) {
+    const sandboxKey = await getOrCreateSetting(db, 'sandbox_api_key', () => randomBytes(16).toString('hex'));
+    sandbox = await startSandbox({
+      port: options.sandboxPort ?? 8788,
+      apiKey: sandboxKey.value,
+      rateLimit: options.sandboxRateLimit ?? 5,
+      latencyMs: options.sandboxLatencyMs ?? 0,
+      webhookUrl: webhookUrl('update'),
+      logger: false,
+    });
+    crmUrl = sandbox.url;
+    crmKey = sandbox.apiKey;
+  }
+  const secrets = [access.value, token.value, crmKey, config.crm.webhookSecret, config.smtpUrl ? new URL(config.smtpUrl).password : null];
+  const redact = createRedactor(() => secrets);
+  const logger =
+    options.logger ??
+    pino({ level: config.logLevel, redact: { paths: ['req.headers.authorization', '*.access_key', '*.apiKey', '*.token'], censor: '[redacted]' } });
+
+  const metrics = createMetrics(async () => ({ ...(await countJobs(db)) }));
+  const crmName = config.crm.name;
+  // The bucket's size comes from the adapter's documented limit unless configured.
+  let bucket: TokenBucket | null = null;
+  const limiter: RateLimiter = { take: () => bucket!.take(), pauseFor: (ms) => bucket!.pauseFor(ms) };
+  const crm = crms[crmName]({
+    baseUrl: crmUrl!,
+    apiKey: crmKey!,
+    webhookSecret: config.crm.webhookSecret,
+    fieldMap: { ...defaultFieldMaps[crmName], ...config.fields },
+    limiter,
+    clock,
+    timeoutMs: config.crm.timeoutMs,
+    onCall: ({ status, rateLimited }) => {
+      metrics.crmCalls.inc({ status: String(status) });
+      if (rateLimited) metrics.crmRateLimited.inc();
+    },
+  });
+
+  bucket = new TokenBucket(config.crm.rateLimit ? { requests: config.crm.rateLimit, perMs: 1000 } : crm.capabilities.rateLimit);
+
+  const log = new ActivityLog(db, clock, logger, redact);
+  const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, clock, logger });
+  const engine: Engine = {
+    db,
+    crm,
+    clock,
+    log,
+    metrics,
+    mailer,
+    roles: config.roles,
+    publicUrl: config.publicUrl,
+    settleMs: config.settleMs,
+    maxAttempts: config.maxAttempts,
+    workerId: `${hostname()}:${process.pid}`,
+  };
+  const recovered = await recoverRunningJobs(db, clock.now());
+  if (recovered) await log.write({ level: 'notice', source: 'service', message: `${recovered} interrupted reconcile(s) put back in the queue` });
+
+  const reconciler = new Reconciler(engine);
+  const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now() });
+  const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => [access.value], redact, onStored: () => pool.wake() });
+  const app = buildApp(
+    {
+      engine,
+      ingress,
+      reconciler,
+      apiTokens: () => [token.value],
+      wake: () => pool.wake(),
+      bodyLimit: config.bodyLimit,
+      health: async () => ({ status: 'ok', crm: crm.name, queue: await countJobs(db) }),
+    },
+    logger,
+  );
+  await app.ready();
+  let url = config.publicUrl;
+  if (options.listen !== false) {
+    await app.listen({ port: config.port, host: config.host });
+    const address = app.server.address();
+    if (address && typeof address === 'object') url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
+    // On a random port (tests), the sandbox must call the address we really got.
+    if (sandbox && config.port === 0) sandbox.webhooks.setUrl(`${url}/?wpf_action=update&access_key=${encodeURIComponent(access.value)}`);
+  }
+  if (options.workers !== false) pool.start();
+
+  return {
+    app,
+    engine,
+    reconciler,
+    pool,
+    sandbox,
+    crm,
+    accessKey: access.value,
+    apiToken: token.value,
+    generated: { accessKey: access.created, apiToken: token.created },
+    url,
+    webhookUrl,
+    async stop() {
+      await app.close();
+      await pool.stop();
+      await sandbox?.close();
+      mailer.close();
+      await db.destroy();
+    },
+  };
+}

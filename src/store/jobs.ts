@@ -1,0 +1,253 @@
+import { sql, type Selectable } from 'kysely';
+import type { Action } from '../domain/action.js';
+import type { Db } from './database.js';
+import type { JobsTable } from './schema.js';
+
+/**
+ * The queue lives in the store, in the same transactions as the data it changes.
+ *
+ * Job states and their transitions (the only ones any function here makes):
+ *
+ *   pending ──claim──▶ running ──complete──▶ (deleted)
+ *      ▲                  │──retry──▶ pending (merged into a newer pending job of the key, if any)
+ *      │                  └──bury───▶ dead
+ *      └──────replay────── dead
+ *
+ * A unique index allows one pending and one running job per key, so webhooks for a contact
+ * are coalesced into its pending job, and one that arrives while the contact is running
+ * creates exactly one more pass.
+ */
+export type JobState = 'pending' | 'running' | 'dead';
+
+export interface Job {
+  id: number;
+  key: string;
+  action: Action;
+  contactId: string | null;
+  userId: number | null;
+  role: string | null;
+  sendNotification: boolean;
+  state: JobState;
+  attempts: number;
+  runAt: number;
+  lastError: string | null;
+  webhooks: number;
+  firstSeenAt: number;
+  updatedAt: number;
+}
+
+export interface JobRequest {
+  key: string;
+  action: Action;
+  contactId: string | null;
+  userId: number | null;
+  role: string | null;
+  sendNotification: boolean;
+  /** How many webhooks this request stands for (0 for internal work such as a push). */
+  webhooks: number;
+  runAt: number;
+}
+
+export function contactKey(contactId: string): string {
+  return `c:${contactId}`;
+}
+
+export function userKey(userId: number): string {
+  return `u:${userId}`;
+}
+
+function toJob(r: Selectable<JobsTable>): Job {
+  return {
+    id: Number(r.id),
+    key: r.key,
+    action: r.action as Action,
+    contactId: r.contact_id,
+    userId: r.user_id === null ? null : Number(r.user_id),
+    role: r.role,
+    sendNotification: Boolean(r.send_notification),
+    state: r.state as JobState,
+    attempts: Number(r.attempts),
+    runAt: Number(r.run_at),
+    lastError: r.last_error,
+    webhooks: Number(r.webhooks),
+    firstSeenAt: Number(r.first_seen_at),
+    updatedAt: Number(r.updated_at),
+  };
+}
+
+const rank = (column: string) =>
+  sql<number>`case ${sql.ref(column)} when 'add' then 3 when 'update' then 2 when 'update_tags' then 1 else 0 end`;
+
+/**
+ * Adds work for a key, or merges it into the key's pending job: the stronger action wins,
+ * `role` and `send_notification` are kept, the earlier run time stands. Returns the job's id
+ * and whether it already existed (a coalesced duplicate).
+ */
+export async function enqueueJob(db: Db, req: JobRequest, now: number): Promise<{ id: number; coalesced: boolean }> {
+  const row = await db
+    .insertInto('jobs')
+    .values({
+      key: req.key,
+      action: req.action,
+      contact_id: req.contactId,
+      user_id: req.userId,
+      role: req.role,
+      send_notification: req.sendNotification ? 1 : 0,
+      state: 'pending',
+      attempts: 0,
+      run_at: req.runAt,
+      webhooks: req.webhooks,
+      first_seen_at: now,
+      created_at: now,
+      updated_at: now,
+    })
+    .onConflict((oc) =>
+      oc
+        .column('key')
+        // A literal, not a parameter: the conflict target must match the partial index.
+        .where('state', '=', sql.lit('pending'))
+        .doUpdateSet({
+          action: sql`case when ${rank('excluded.action')} > ${rank('jobs.action')} then excluded.action else jobs.action end`,
+          contact_id: sql`coalesce(excluded.contact_id, jobs.contact_id)`,
+          user_id: sql`coalesce(excluded.user_id, jobs.user_id)`,
+          role: sql`coalesce(excluded.role, jobs.role)`,
+          send_notification: sql`case when excluded.send_notification > jobs.send_notification then excluded.send_notification else jobs.send_notification end`,
+          run_at: sql`case when excluded.run_at < jobs.run_at then excluded.run_at else jobs.run_at end`,
+          webhooks: sql`jobs.webhooks + excluded.webhooks`,
+          updated_at: now,
+        }),
+    )
+    .returning(['id', 'webhooks'])
+    .executeTakeFirstOrThrow();
+  // More webhooks on the row than this request brought: it merged into an existing job.
+  return { id: Number(row.id), coalesced: Number(row.webhooks) > req.webhooks };
+}
+
+/**
+ * Claims up to `limit` due pending jobs whose key is not running, oldest first, and marks them
+ * running for `worker`. Only actions in `actions` are taken when given.
+ */
+export async function claimJobs(
+  db: Db,
+  options: { worker: string; now: number; limit: number; actions?: readonly Action[]; key?: string },
+): Promise<Job[]> {
+  return db.transaction().execute(async (trx) => {
+    let query = trx
+      .selectFrom('jobs as j')
+      .select('j.id')
+      .where('j.state', '=', 'pending')
+      .where('j.run_at', '<=', options.now)
+      .where(({ not, exists, selectFrom }) =>
+        not(exists(selectFrom('jobs as r').select('r.id').whereRef('r.key', '=', 'j.key').where('r.state', '=', 'running'))),
+      )
+      .orderBy('j.run_at')
+      .orderBy('j.id')
+      .limit(options.limit);
+    if (options.actions) query = query.where('j.action', 'in', options.actions);
+    if (options.key) query = query.where('j.key', '=', options.key);
+    const ids = (await query.execute()).map((r) => Number(r.id));
+    if (ids.length === 0) return [];
+    const rows = await trx
+      .updateTable('jobs')
+      .set({ state: 'running', locked_by: options.worker, locked_at: options.now, updated_at: options.now })
+      .where('id', 'in', ids)
+      .where('state', '=', 'pending')
+      .returningAll()
+      .execute();
+    return rows.map(toJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+  });
+}
+
+export async function completeJob(db: Db, id: number): Promise<void> {
+  await db.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'running').execute();
+}
+
+/** Puts a running job back to pending at `runAt`, merged into a newer pending job of its key if one exists. */
+export async function retryJob(db: Db, job: Job, runAt: number, error: string, now: number): Promise<void> {
+  await db.transaction().execute(async (trx) => {
+    await trx.deleteFrom('jobs').where('id', '=', job.id).execute();
+    const merged = await enqueueJob(
+      trx,
+      { key: job.key, action: job.action, contactId: job.contactId, userId: job.userId, role: job.role, sendNotification: job.sendNotification, webhooks: job.webhooks, runAt },
+      now,
+    );
+    // The retry keeps its attempt count and reason; a merged newer job inherits them.
+    await trx
+      .updateTable('jobs')
+      .set({ attempts: job.attempts + 1, last_error: error, first_seen_at: sql`case when first_seen_at < ${job.firstSeenAt} then first_seen_at else ${job.firstSeenAt} end`, run_at: sql`case when run_at > ${runAt} then run_at else ${runAt} end` })
+      .where('id', '=', merged.id)
+      .execute();
+  });
+}
+
+export async function buryJob(db: Db, job: Job, error: string, now: number): Promise<void> {
+  await db
+    .updateTable('jobs')
+    .set({ state: 'dead', attempts: job.attempts + 1, last_error: error, locked_by: null, locked_at: null, updated_at: now })
+    .where('id', '=', job.id)
+    .execute();
+}
+
+/** Sends a dead job back to the queue (merged into the key's pending job, if any). */
+export async function replayJob(db: Db, id: number, now: number): Promise<Job | null> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).where('state', '=', 'dead').executeTakeFirst();
+    if (!row) return null;
+    const dead = toJob(row);
+    await trx.deleteFrom('jobs').where('id', '=', id).execute();
+    const { id: newId } = await enqueueJob(
+      trx,
+      { key: dead.key, action: dead.action, contactId: dead.contactId, userId: dead.userId, role: dead.role, sendNotification: dead.sendNotification, webhooks: dead.webhooks, runAt: now },
+      now,
+    );
+    const replayed = await trx.selectFrom('jobs').selectAll().where('id', '=', newId).executeTakeFirstOrThrow();
+    return toJob(replayed);
+  });
+}
+
+/** On start: work that was running when the process stopped goes back to the queue. */
+export async function recoverRunningJobs(db: Db, now: number): Promise<number> {
+  const running = (await db.selectFrom('jobs').selectAll().where('state', '=', 'running').execute()).map(toJob);
+  for (const job of running) await retryJob(db, { ...job, attempts: job.attempts - 1 }, now, job.lastError ?? 'interrupted by a restart', now);
+  return running.length;
+}
+
+export async function listJobs(db: Db, options: { state?: JobState; limit: number }): Promise<Job[]> {
+  let query = db.selectFrom('jobs').selectAll().orderBy('id').limit(options.limit);
+  if (options.state) query = query.where('state', '=', options.state);
+  return (await query.execute()).map(toJob);
+}
+
+export async function getJob(db: Db, id: number): Promise<Job | null> {
+  const row = await db.selectFrom('jobs').selectAll().where('id', '=', id).executeTakeFirst();
+  return row ? toJob(row) : null;
+}
+
+export interface QueueCounts {
+  pending: number;
+  retrying: number;
+  running: number;
+  dead: number;
+}
+
+export async function countJobs(db: Db): Promise<QueueCounts> {
+  const rows = await db
+    .selectFrom('jobs')
+    .select(['state', sql<number>`case when attempts > 0 and state = 'pending' then 1 else 0 end`.as('retry'), (eb) => eb.fn.countAll<number>().as('n')])
+    .groupBy(['state', sql`case when attempts > 0 and state = 'pending' then 1 else 0 end`])
+    .execute();
+  const counts: QueueCounts = { pending: 0, retrying: 0, running: 0, dead: 0 };
+  for (const r of rows) {
+    if (r.state === 'pending' && Number(r.retry) === 1) counts.retrying += Number(r.n);
+    else if (r.state === 'pending') counts.pending += Number(r.n);
+    else if (r.state === 'running') counts.running += Number(r.n);
+    else if (r.state === 'dead') counts.dead += Number(r.n);
+  }
+  return counts;
+}
+
+/** The earliest time a pending job becomes due, or null when none is pending. */
+export async function nextDueAt(db: Db): Promise<number | null> {
+  const row = await db.selectFrom('jobs').select((eb) => eb.fn.min('run_at').as('at')).where('state', '=', 'pending').executeTakeFirst();
+  return row?.at === null || row?.at === undefined ? null : Number(row.at);
+}

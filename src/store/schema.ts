@@ -1,0 +1,115 @@
+import type { Generated } from 'kysely';
+
+/**
+ * The tables, as Kysely sees them. Times are epoch milliseconds (integers), JSON columns are
+ * text. Row types stay here; repositories map them to domain values at the boundary.
+ */
+export interface Database {
+  settings: SettingsTable;
+  users: UsersTable;
+  user_tags: UserTagsTable;
+  operations: OperationsTable;
+  inbox: InboxTable;
+  jobs: JobsTable;
+  log: LogTable;
+  mail_outbox: MailOutboxTable;
+  password_tokens: PasswordTokensTable;
+}
+
+export interface SettingsTable {
+  key: string;
+  value: string;
+}
+
+export interface UsersTable {
+  id: Generated<number>;
+  email: string;
+  contact_id: string | null;
+  role: string;
+  /** JSON: local field name → value. */
+  fields: string;
+  /** JSON: the CRM state we last read or wrote ({tags, fields}), to recognise echoes. */
+  crm_state: string | null;
+  password_hash: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface UserTagsTable {
+  user_id: number;
+  tag: string;
+}
+
+export interface OperationsTable {
+  id: Generated<number>;
+  user_id: number;
+  /** `tag:NAME` or `field:NAME`: one row per target, the latest intent. */
+  target: string;
+  kind: string;
+  name: string;
+  value: string | null;
+  state: string;
+  created_at: number;
+  acked_at: number | null;
+}
+
+export interface InboxTable {
+  id: Generated<number>;
+  received_at: number;
+  action: string;
+  contact_id: string;
+  job_key: string;
+  /** JSON: the request's shape, secrets redacted. */
+  request: string;
+  source_ip: string | null;
+}
+
+export interface JobsTable {
+  id: Generated<number>;
+  /** `c:CONTACT_ID` or `u:USER_ID`: at most one pending and one running job per key. */
+  key: string;
+  action: string;
+  contact_id: string | null;
+  user_id: number | null;
+  role: string | null;
+  send_notification: number;
+  state: string;
+  attempts: number;
+  run_at: number;
+  locked_by: string | null;
+  locked_at: number | null;
+  last_error: string | null;
+  /** How many webhooks this job stands for (1 + coalesced duplicates). */
+  webhooks: number;
+  first_seen_at: number;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface LogTable {
+  id: Generated<number>;
+  at: number;
+  level: string;
+  user_id: number | null;
+  contact_id: string | null;
+  source: string;
+  message: string;
+  context: string | null;
+}
+
+export interface MailOutboxTable {
+  id: Generated<number>;
+  at: number;
+  to_address: string;
+  subject: string;
+  text: string;
+  state: string;
+  error: string | null;
+}
+
+export interface PasswordTokensTable {
+  token_hash: string;
+  user_id: number;
+  expires_at: number;
+  used_at: number | null;
+}
