@@ -92,9 +92,11 @@ export class WebhookIngress {
     });
     // Stored: from here on the webhook survives a crash.
     engine.metrics.webhooksReceived.inc({ action: params.action });
-    this.deps.onStored();
-
-    if (!options.debug) return { kind: 'queued', action: params.action, contacts: contactIds };
+    if (!options.debug) {
+      this.deps.onStored();
+      return { kind: 'queued', action: params.action, contacts: contactIds };
+    }
+    // The debug page reconciles right here, so the workers are not woken to race it for the job.
     const reports: PassReport[] = [];
     const pending: string[] = [];
     for (const contactId of contactIds) {

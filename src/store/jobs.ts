@@ -19,23 +19,6 @@ import type { JobsTable } from './schema.js';
  */
 export type JobState = 'pending' | 'running' | 'dead';
 
-export interface Job {
-  id: number;
-  key: string;
-  action: Action;
-  contactId: string | null;
-  userId: number | null;
-  role: string | null;
-  sendNotification: boolean;
-  state: JobState;
-  attempts: number;
-  runAt: number;
-  lastError: string | null;
-  webhooks: number;
-  firstSeenAt: number;
-  updatedAt: number;
-}
-
 export interface JobRequest {
   key: string;
   action: Action;
@@ -46,6 +29,21 @@ export interface JobRequest {
   /** How many webhooks this request stands for (0 for internal work such as a push). */
   webhooks: number;
   runAt: number;
+}
+
+export interface Job extends JobRequest {
+  id: number;
+  state: JobState;
+  attempts: number;
+  lastError: string | null;
+  firstSeenAt: number;
+  updatedAt: number;
+}
+
+/** The same work again, due at `runAt` (a retry or a replay). */
+function again(job: Job, runAt: number): JobRequest {
+  const { key, action, contactId, userId, role, sendNotification, webhooks } = job;
+  return { key, action, contactId, userId, role, sendNotification, webhooks, runAt };
 }
 
 export function contactKey(contactId: string): string {
@@ -166,11 +164,7 @@ export async function completeJob(db: Db, id: number): Promise<void> {
 export async function retryJob(db: Db, job: Job, runAt: number, error: string, now: number): Promise<void> {
   await db.transaction().execute(async (trx) => {
     await trx.deleteFrom('jobs').where('id', '=', job.id).execute();
-    const merged = await enqueueJob(
-      trx,
-      { key: job.key, action: job.action, contactId: job.contactId, userId: job.userId, role: job.role, sendNotification: job.sendNotification, webhooks: job.webhooks, runAt },
-      now,
-    );
+    const merged = await enqueueJob(trx, again(job, runAt), now);
     // The retry keeps its attempt count and reason; a merged newer job inherits them.
     await trx
       .updateTable('jobs')
@@ -195,11 +189,7 @@ export async function replayJob(db: Db, id: number, now: number): Promise<Job | 
     if (!row) return null;
     const dead = toJob(row);
     await trx.deleteFrom('jobs').where('id', '=', id).execute();
-    const { id: newId } = await enqueueJob(
-      trx,
-      { key: dead.key, action: dead.action, contactId: dead.contactId, userId: dead.userId, role: dead.role, sendNotification: dead.sendNotification, webhooks: dead.webhooks, runAt: now },
-      now,
-    );
+    const { id: newId } = await enqueueJob(trx, again(dead, now), now);
     const replayed = await trx.selectFrom('jobs').selectAll().where('id', '=', newId).executeTakeFirstOrThrow();
     return toJob(replayed);
   });
