@@ -13,7 +13,17 @@ export async function serveCommand(options: { sandboxPort: number }): Promise<vo
     }
     throw error;
   }
-  const service = await startService(config, { sandboxPort: options.sandboxPort });
+  let service;
+  try {
+    service = await startService(config, { sandboxPort: options.sandboxPort });
+  } catch (error) {
+    const e = error as NodeJS.ErrnoException & { port?: number };
+    if (e.code === 'EADDRINUSE') {
+      process.stderr.write(`cannot listen: ${e.message}. Choose another PORT (crmsync) or --sandbox-port (the sandbox CRM).\n`);
+      process.exit(2);
+    }
+    throw error;
+  }
   const api = `${config.publicUrl}/api`;
   // The banner goes to the terminal only, never to the log: it is how the operator learns the secrets.
   const lines = [
