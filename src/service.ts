@@ -19,6 +19,7 @@ import { createRedactor } from './redact.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
 import { migrate, openDatabase } from './store/database.js';
 import { countJobs, recoverRunningJobs } from './store/jobs.js';
+import { pruneHistory } from './store/retention.js';
 import { getOrCreateSetting } from './store/settings.js';
 
 export interface ServiceOptions {
@@ -150,6 +151,15 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   }
   if (options.workers !== false) pool.start();
 
+  // Housekeeping: history past the retention period goes, hourly (and once at start).
+  const prune = async () => {
+    const removed = await pruneHistory(db, clock.now() - config.retentionDays * 86_400_000);
+    if (Object.values(removed).some((n) => n > 0)) logger.info({ removed }, `pruned history older than ${config.retentionDays} days`);
+  };
+  const pruneTimer = setInterval(() => void prune().catch((err) => logger.error({ err }, 'pruning failed')), 3_600_000);
+  pruneTimer.unref();
+  await prune();
+
   return {
     app,
     engine,
@@ -163,6 +173,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     url,
     webhookUrl,
     async stop() {
+      clearInterval(pruneTimer);
       await app.close();
       await pool.stop();
       await sandbox?.close();
