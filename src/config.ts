@@ -22,7 +22,7 @@ const envSchema = z.object({
   CRMSYNC_DATABASE_URL: z
     .string()
     .default('sqlite:./data/crmsync.sqlite')
-    .refine((s) => s.startsWith('sqlite:'), 'must start with sqlite: (PostgreSQL is not supported yet)'),
+    .refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), 'must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE'),
   CRMSYNC_ACCESS_KEY: secret,
   CRMSYNC_API_TOKEN: secret,
   CRMSYNC_CRM: z.enum(['sandbox', 'activecampaign']).default('sandbox'),

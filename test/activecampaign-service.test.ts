@@ -1,12 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
 import { startFakeActiveCampaign, type FakeActiveCampaign } from './fakes/activecampaign.js';
+import { testDatabase } from './support/database.js';
 import { eventually } from './support/harness.js';
 
 const KEY = 'ac-access-key-0123456789';
@@ -16,17 +14,20 @@ const TOKEN = 'ac-api-token-0123456789';
 describe('crmsync with CRMSYNC_CRM=activecampaign', () => {
   let ac: FakeActiveCampaign;
   let service: Service;
+  let cleanup: () => Promise<void>;
   afterEach(async () => {
     await service?.stop();
     await ac?.close();
+    await cleanup?.();
   });
 
   async function start() {
     ac = await startFakeActiveCampaign({ apiToken: 'ac-secret-token', rateLimitPerSecond: 50 });
-    const dir = mkdtempSync(join(tmpdir(), 'crmsync-ac-'));
+    const database = await testDatabase();
+    cleanup = database.cleanup;
     const config = loadConfig({
       PORT: '0',
-      CRMSYNC_DATABASE_URL: `sqlite:${join(dir, 'db.sqlite')}`,
+      CRMSYNC_DATABASE_URL: database.url,
       CRMSYNC_ACCESS_KEY: KEY,
       CRMSYNC_API_TOKEN: TOKEN,
       CRMSYNC_CRM: 'activecampaign',

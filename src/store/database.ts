@@ -1,11 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import pg from 'pg';
 import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 
 export type Db = Kysely<Database>;
+export type DialectName = 'sqlite' | 'postgres';
 
 /** Migrations are listed here (not read from disk) so they ship inside the build. */
 const migrations: Record<string, Migration> = {
@@ -14,12 +16,26 @@ const migrations: Record<string, Migration> = {
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
 
+// Times and counts are BIGINT in PostgreSQL; they fit a JS number (ms since 1970, row counts).
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+export function dialectOf(db: Kysely<any>): DialectName {
+  return db.getExecutor().adapter instanceof PostgresAdapter ? 'postgres' : 'sqlite';
+}
+
 /**
- * Opens the store named by a `sqlite:PATH` URL (`sqlite::memory:` for tests).
- * WAL with synchronous=FULL: a committed transaction is on disk before we acknowledge it,
- * and readers do not block the writer.
+ * Opens the store named by its URL: `sqlite:PATH` (`sqlite::memory:` for tests), or
+ * `postgres://…` / `postgresql://…`. The same migrations and queries run on both; the few
+ * differences live in the store (see `dialectOf`).
+ *
+ * SQLite runs in WAL mode with synchronous=FULL: a committed transaction is on disk before we
+ * acknowledge it, and readers do not block the writer.
  */
 export function openDatabase(url: string): Db {
+  if (/^postgres(ql)?:\/\//.test(url)) {
+    const pool = new pg.Pool({ connectionString: url, max: 10 });
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported database URL scheme: ${url.split(':')[0]}`);
   const path = url.slice('sqlite:'.length);
   if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });

@@ -1,6 +1,6 @@
 import { sql, type Selectable } from 'kysely';
 import type { Action } from '../domain/action.js';
-import type { Db } from './database.js';
+import { dialectOf, type Db } from './database.js';
 import type { JobsTable } from './schema.js';
 
 /**
@@ -123,37 +123,46 @@ export async function enqueueJob(db: Db, req: JobRequest, now: number): Promise<
 
 /**
  * Claims up to `limit` due pending jobs whose key is not running, oldest first, and marks them
- * running for `worker`. Only actions in `actions` are taken when given.
+ * running for `worker`. On PostgreSQL, instances claim concurrently with FOR UPDATE SKIP LOCKED;
+ * the one-running-job-per-key index is the final guard (a lost race claims nothing this time).
  */
 export async function claimJobs(
   db: Db,
   options: { worker: string; now: number; limit: number; actions?: readonly Action[]; key?: string },
 ): Promise<Job[]> {
-  return db.transaction().execute(async (trx) => {
-    let query = trx
-      .selectFrom('jobs as j')
-      .select('j.id')
-      .where('j.state', '=', 'pending')
-      .where('j.run_at', '<=', options.now)
-      .where(({ not, exists, selectFrom }) =>
-        not(exists(selectFrom('jobs as r').select('r.id').whereRef('r.key', '=', 'j.key').where('r.state', '=', 'running'))),
-      )
-      .orderBy('j.run_at')
-      .orderBy('j.id')
-      .limit(options.limit);
-    if (options.actions) query = query.where('j.action', 'in', options.actions);
-    if (options.key) query = query.where('j.key', '=', options.key);
-    const ids = (await query.execute()).map((r) => Number(r.id));
-    if (ids.length === 0) return [];
-    const rows = await trx
-      .updateTable('jobs')
-      .set({ state: 'running', locked_by: options.worker, locked_at: options.now, updated_at: options.now })
-      .where('id', 'in', ids)
-      .where('state', '=', 'pending')
-      .returningAll()
-      .execute();
-    return rows.map(toJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
-  });
+  const postgres = dialectOf(db) === 'postgres';
+  try {
+    return await db.transaction().execute(async (trx) => {
+      let query = trx
+        .selectFrom('jobs as j')
+        .select('j.id')
+        .where('j.state', '=', 'pending')
+        .where('j.run_at', '<=', options.now)
+        .where(({ not, exists, selectFrom }) =>
+          not(exists(selectFrom('jobs as r').select('r.id').whereRef('r.key', '=', 'j.key').where('r.state', '=', 'running'))),
+        )
+        .orderBy('j.run_at')
+        .orderBy('j.id')
+        .limit(options.limit);
+      if (options.actions) query = query.where('j.action', 'in', options.actions);
+      if (options.key) query = query.where('j.key', '=', options.key);
+      if (postgres) query = query.forUpdate().skipLocked();
+      const ids = (await query.execute()).map((r) => Number(r.id));
+      if (ids.length === 0) return [];
+      const rows = await trx
+        .updateTable('jobs')
+        .set({ state: 'running', locked_by: options.worker, locked_at: options.now, updated_at: options.now })
+        .where('id', 'in', ids)
+        .where('state', '=', 'pending')
+        .returningAll()
+        .execute();
+      return rows.map(toJob).sort((a, b) => a.runAt - b.runAt || a.id - b.id);
+    });
+  } catch (error) {
+    // Another instance started a pass for one of these keys between our read and our update.
+    if ((error as { code?: string }).code === '23505') return [];
+    throw error;
+  }
 }
 
 export async function completeJob(db: Db, id: number): Promise<void> {

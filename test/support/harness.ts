@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import pino from 'pino';
 import { ManualClock, type Clock } from '../../src/clock.js';
 import { loadConfig } from '../../src/config.js';
 import { startService, type Service } from '../../src/service.js';
+import { testDatabase } from './database.js';
 
 export const ACCESS_KEY = 'test-access-key-0123456789';
 export const API_TOKEN = 'test-api-token-0123456789';
@@ -12,7 +10,8 @@ export const API_TOKEN = 'test-api-token-0123456789';
 export interface Harness {
   service: Service;
   sandbox: NonNullable<Service['sandbox']>;
-  dbFile: string;
+  /** The SQLite file, when the test runs on SQLite (null on PostgreSQL: use service.engine.db). */
+  dbFile: string | null;
   /** Calls crmsync's API with the bearer token. */
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Sends a webhook the way a CRM does (GET with the WP Fusion query string). */
@@ -27,11 +26,10 @@ export interface Harness {
  * service, as `crmsync serve` starts it, with the sandbox unlimited unless told otherwise.
  */
 export async function startHarness(options: { clock?: Clock; workers?: boolean; env?: Record<string, string>; sandboxRateLimit?: number; sandboxLatencyMs?: number } = {}): Promise<Harness> {
-  const dir = mkdtempSync(join(tmpdir(), 'crmsync-it-'));
-  const dbFile = join(dir, 'crmsync.sqlite');
+  const database = await testDatabase();
   const config = loadConfig({
     PORT: '0',
-    CRMSYNC_DATABASE_URL: `sqlite:${dbFile}`,
+    CRMSYNC_DATABASE_URL: database.url,
     CRMSYNC_ACCESS_KEY: ACCESS_KEY,
     CRMSYNC_API_TOKEN: API_TOKEN,
     CRMSYNC_CRM_RATE_LIMIT: '1000',
@@ -50,7 +48,7 @@ export async function startHarness(options: { clock?: Clock; workers?: boolean; 
   return {
     service,
     sandbox: service.sandbox!,
-    dbFile,
+    dbFile: database.sqliteFile,
     async api(method, path, body) {
       const res = await fetch(base + path, {
         method,
@@ -81,7 +79,10 @@ export async function startHarness(options: { clock?: Clock; workers?: boolean; 
       }
       throw new Error('queue did not drain in 100 passes');
     },
-    stop: () => service.stop(),
+    async stop() {
+      await service.stop();
+      await database.cleanup();
+    },
   };
 }
 

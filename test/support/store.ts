@@ -1,13 +1,17 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { migrate, openDatabase, type Db } from '../../src/store/database.js';
+import { testDatabase } from './database.js';
 
-/** A migrated store in a fresh SQLite file (a real file, as in production). */
+/** A migrated store on the test dialect (a real SQLite file, or a fresh PostgreSQL schema). */
 export async function freshStore(): Promise<{ db: Db; url: string; close(): Promise<void> }> {
-  const dir = mkdtempSync(join(tmpdir(), 'crmsync-test-'));
-  const url = `sqlite:${join(dir, 'crmsync.sqlite')}`;
+  const { url, cleanup } = await testDatabase();
   const db = openDatabase(url);
   await migrate(db);
-  return { db, url, close: () => db.destroy() };
+  return {
+    db,
+    url,
+    async close() {
+      await db.destroy();
+      await cleanup();
+    },
+  };
 }

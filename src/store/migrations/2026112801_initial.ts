@@ -1,4 +1,11 @@
-import { sql, type Kysely } from 'kysely';
+import { PostgresAdapter, sql, type CreateTableBuilder, type Kysely } from 'kysely';
+
+/** An auto-numbered primary key: `serial` on PostgreSQL, `integer … autoincrement` on SQLite. */
+function withId<T extends string>(db: Kysely<unknown>, table: CreateTableBuilder<T, never>): CreateTableBuilder<T, 'id'> {
+  return db.getExecutor().adapter instanceof PostgresAdapter
+    ? table.addColumn('id', 'serial', (c) => c.primaryKey())
+    : table.addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement());
+}
 
 /** The initial schema. Written with portable types so it runs on SQLite and PostgreSQL. */
 export async function up(db: Kysely<unknown>): Promise<void> {
@@ -8,9 +15,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addColumn('value', 'text', (c) => c.notNull())
     .execute();
 
-  await db.schema
-    .createTable('users')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withId(db, db.schema.createTable('users'))
     .addColumn('email', 'text', (c) => c.notNull().unique())
     .addColumn('contact_id', 'text', (c) => c.unique())
     .addColumn('role', 'text', (c) => c.notNull())
@@ -29,9 +34,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('user_tags_tag').on('user_tags').column('tag').execute();
 
-  await db.schema
-    .createTable('operations')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withId(db, db.schema.createTable('operations'))
     .addColumn('user_id', 'integer', (c) => c.notNull().references('users.id').onDelete('cascade'))
     .addColumn('target', 'text', (c) => c.notNull())
     .addColumn('kind', 'text', (c) => c.notNull())
@@ -43,9 +46,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .addUniqueConstraint('operations_user_target', ['user_id', 'target'])
     .execute();
 
-  await db.schema
-    .createTable('inbox')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withId(db, db.schema.createTable('inbox'))
     .addColumn('received_at', 'bigint', (c) => c.notNull())
     .addColumn('action', 'text', (c) => c.notNull())
     .addColumn('contact_id', 'text', (c) => c.notNull())
@@ -55,9 +56,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
     .execute();
   await db.schema.createIndex('inbox_contact').on('inbox').columns(['contact_id', 'id']).execute();
 
-  await db.schema
-    .createTable('jobs')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withId(db, db.schema.createTable('jobs'))
     .addColumn('key', 'text', (c) => c.notNull())
     .addColumn('action', 'text', (c) => c.notNull())
     .addColumn('contact_id', 'text')
@@ -80,9 +79,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await sql`create unique index jobs_one_running on jobs (key) where state = 'running'`.execute(db);
   await db.schema.createIndex('jobs_due').on('jobs').columns(['state', 'run_at']).execute();
 
-  await db.schema
-    .createTable('log')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withId(db, db.schema.createTable('log'))
     .addColumn('at', 'bigint', (c) => c.notNull())
     .addColumn('level', 'text', (c) => c.notNull())
     .addColumn('user_id', 'integer')
@@ -94,9 +91,7 @@ export async function up(db: Kysely<unknown>): Promise<void> {
   await db.schema.createIndex('log_contact').on('log').columns(['contact_id', 'id']).execute();
   await db.schema.createIndex('log_level').on('log').columns(['level', 'id']).execute();
 
-  await db.schema
-    .createTable('mail_outbox')
-    .addColumn('id', 'integer', (c) => c.primaryKey().autoIncrement())
+  await withId(db, db.schema.createTable('mail_outbox'))
     .addColumn('at', 'bigint', (c) => c.notNull())
     .addColumn('to_address', 'text', (c) => c.notNull())
     .addColumn('subject', 'text', (c) => c.notNull())
