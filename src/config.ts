@@ -40,6 +40,7 @@ const envSchema = z.object({
   CRMSYNC_WORKERS: int(4, 1, 64),
   CRMSYNC_MAX_ATTEMPTS: int(8, 1, 100),
   CRMSYNC_SETTLE_MS: int(60_000, 0, 3_600_000),
+  CRMSYNC_LEASE_MS: int(30_000, 1000, 3_600_000),
   CRMSYNC_BODY_LIMIT: int(1_048_576, 1024, 16 * 1_048_576),
   CRMSYNC_RETENTION_DAYS: int(30, 1, 3650),
   CRMSYNC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -67,6 +68,7 @@ export interface Config {
   workers: number;
   maxAttempts: number;
   settleMs: number;
+  leaseMs: number;
   bodyLimit: number;
   retentionDays: number;
   logLevel: string;
@@ -126,6 +128,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     workers: e.CRMSYNC_WORKERS,
     maxAttempts: e.CRMSYNC_MAX_ATTEMPTS,
     settleMs: e.CRMSYNC_SETTLE_MS,
+    leaseMs: e.CRMSYNC_LEASE_MS,
     bodyLimit: e.CRMSYNC_BODY_LIMIT,
     retentionDays: e.CRMSYNC_RETENTION_DAYS,
     logLevel: e.CRMSYNC_LOG_LEVEL,

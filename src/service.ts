@@ -17,8 +17,8 @@ import { Reconciler } from './reconcile/reconciler.js';
 import { WorkerPool } from './reconcile/worker-pool.js';
 import { createRedactor } from './redact.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
-import { migrate, openDatabase } from './store/database.js';
-import { countJobs, recoverRunningJobs } from './store/jobs.js';
+import { dialectOf, migrate, openDatabase } from './store/database.js';
+import { countJobs, reclaimExpiredJobs } from './store/jobs.js';
 import { pruneHistory } from './store/retention.js';
 import { getOrCreateSetting } from './store/settings.js';
 
@@ -122,11 +122,14 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     maxAttempts: config.maxAttempts,
     workerId: `${hostname()}:${process.pid}`,
   };
-  const recovered = await recoverRunningJobs(db, clock.now());
-  if (recovered) await log.write({ level: 'notice', source: 'service', message: `${recovered} interrupted reconcile(s) put back in the queue` });
+  // SQLite: one instance owns the file, so whatever is running was interrupted. PostgreSQL:
+  // other instances may be working; only expired leases are taken over (the pool keeps doing so).
+  const cutoff = dialectOf(db) === 'sqlite' ? clock.now() : clock.now() - config.leaseMs;
+  const recovered = await reclaimExpiredJobs(db, cutoff, clock.now());
+  if (recovered.length) await log.write({ level: 'notice', source: 'service', message: `${recovered.length} interrupted reconcile(s) put back in the queue` });
 
   const reconciler = new Reconciler(engine);
-  const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now() });
+  const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now(), workerId: engine.workerId, leaseMs: config.leaseMs, log });
   const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => [access.value], redact, onStored: () => pool.wake() });
   const app = buildApp(
     {

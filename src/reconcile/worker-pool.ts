@@ -1,11 +1,14 @@
 import type { Logger } from 'pino';
+import type { ActivityLog } from '../activity-log.js';
 import type { Db } from '../store/database.js';
-import { nextDueAt } from '../store/jobs.js';
+import { nextDueAt, reclaimExpiredJobs, renewLeases } from '../store/jobs.js';
 import type { Reconciler } from './reconciler.js';
 
 /**
  * Runs `workers` loops that keep claiming work from the queue. They sleep when nothing is due
  * (until the next due job, or `pollMs` at most) and wake at once when ingress signals new work.
+ * A heartbeat renews the leases of this instance's running jobs, and expired leases of other
+ * (crashed) instances are taken over.
  */
 export class WorkerPool {
   private running = false;
@@ -14,13 +17,31 @@ export class WorkerPool {
 
   constructor(
     private readonly reconciler: Reconciler,
-    private readonly options: { db: Db; workers: number; pollMs?: number; logger: Logger; now: () => number },
+    private readonly options: { db: Db; workers: number; pollMs?: number; logger: Logger; now: () => number; workerId: string; leaseMs: number; log: ActivityLog },
   ) {}
+
+  private timer: NodeJS.Timeout | null = null;
 
   start(): void {
     if (this.running) return;
     this.running = true;
     for (let i = 0; i < this.options.workers; i++) this.loops.push(this.loop());
+    this.timer = setInterval(() => void this.tend(), Math.max(250, Math.floor(this.options.leaseMs / 3)));
+  }
+
+  /** Heartbeat and takeover, every third of a lease. */
+  private async tend(): Promise<void> {
+    const { db, now, workerId, leaseMs, log, logger } = this.options;
+    try {
+      await renewLeases(db, workerId, now());
+      const taken = await reclaimExpiredJobs(db, now() - leaseMs, now());
+      if (taken.length) {
+        await log.write({ level: 'notice', source: 'queue', message: `took over ${taken.length} job(s) whose worker stopped renewing its lease` });
+        this.wake();
+      }
+    } catch (error) {
+      logger.error({ err: error }, 'lease upkeep failed');
+    }
   }
 
   wake(): void {
@@ -30,6 +51,7 @@ export class WorkerPool {
   }
 
   async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
     this.running = false;
     this.wake();
     await Promise.all(this.loops);

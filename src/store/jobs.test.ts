@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { freshStore } from '../../test/support/store.js';
 import type { Db } from './database.js';
-import { buryJob, claimJobs, completeJob, contactKey, countJobs, enqueueJob, listJobs, recoverRunningJobs, replayJob, retryJob, type JobRequest } from './jobs.js';
+import { buryJob, claimJobs, completeJob, contactKey, countJobs, enqueueJob, listJobs, reclaimExpiredJobs, renewLeases, replayJob, retryJob, type JobRequest } from './jobs.js';
 
 const request = (contactId: string, over: Partial<JobRequest> = {}): JobRequest => ({
   key: contactKey(contactId),
@@ -75,11 +75,16 @@ describe('job queue', () => {
     expect(await replayJob(db, job!.id, 2000)).toBeNull();
   });
 
-  it('running jobs are put back on start', async () => {
+  it("a crashed worker's jobs are taken over when its lease expires; a live worker's are not", async () => {
     await enqueueJob(db, request('7'), 1000);
-    await claimJobs(db, { worker: 'w', now: 1000, limit: 1 });
-    expect(await recoverRunningJobs(db, 3000)).toBe(1);
-    expect(await countJobs(db)).toMatchObject({ running: 0 });
-    expect((await listJobs(db, { limit: 1 }))[0]).toMatchObject({ state: 'pending', attempts: 0 });
+    await enqueueJob(db, request('8'), 1000);
+    await claimJobs(db, { worker: 'dead', now: 1000, limit: 1 });
+    await claimJobs(db, { worker: 'alive', now: 1000, limit: 1 });
+    await renewLeases(db, 'alive', 20_000);
+    const reclaimed = await reclaimExpiredJobs(db, 30_000 - 15_000, 30_000);
+    expect(reclaimed.map((j) => j.contactId)).toEqual(['7']);
+    expect(await countJobs(db)).toMatchObject({ running: 1, pending: 1 });
+    const pending = await listJobs(db, { state: 'pending', limit: 5 });
+    expect(pending[0]).toMatchObject({ key: 'c:7', attempts: 0 });
   });
 });

@@ -204,11 +204,20 @@ export async function replayJob(db: Db, id: number, now: number): Promise<Job | 
   });
 }
 
-/** On start: work that was running when the process stopped goes back to the queue. */
-export async function recoverRunningJobs(db: Db, now: number): Promise<number> {
-  const running = (await db.selectFrom('jobs').selectAll().where('state', '=', 'running').execute()).map(toJob);
-  for (const job of running) await retryJob(db, { ...job, attempts: job.attempts - 1 }, now, job.lastError ?? 'interrupted by a restart', now);
-  return running.length;
+/**
+ * Running jobs whose worker stopped renewing its lease (it crashed) go back to the queue,
+ * merged into a newer pending job of their key, without counting an attempt. On SQLite a
+ * single instance owns the file, so at start everything running was interrupted (`cutoff` = now).
+ */
+export async function reclaimExpiredJobs(db: Db, cutoff: number, now: number): Promise<Job[]> {
+  const expired = (await db.selectFrom('jobs').selectAll().where('state', '=', 'running').where('locked_at', '<=', cutoff).execute()).map(toJob);
+  for (const job of expired) await retryJob(db, { ...job, attempts: job.attempts - 1 }, now, job.lastError ?? 'interrupted: its worker stopped', now);
+  return expired;
+}
+
+/** A live worker's heartbeat: its running jobs stay claimed. */
+export async function renewLeases(db: Db, worker: string, now: number): Promise<void> {
+  await db.updateTable('jobs').set({ locked_at: now }).where('state', '=', 'running').where('locked_by', '=', worker).execute();
 }
 
 export async function listJobs(db: Db, options: { state?: JobState; limit: number }): Promise<Job[]> {
