@@ -173,10 +173,10 @@ describe('welcome e-mail without SMTP', () => {
     h = await startHarness();
     const c = h.sandbox.state.createContact({ email: 'outbox@example.com', fields: { first_name: 'Otto' } }, 'seed');
     await h.webhook({ wpf_action: 'add', contact_id: c.id, send_notification: 'true' });
-    const messages = await eventually(async () => {
+    const messages = (await eventually(async () => {
       const list = (await h.api('GET', '/api/mail')).body.messages as { state: string; to: string; subject: string; text: string }[];
       return list.length ? list : null;
-    }, 5000, 'the outbox message');
+    }, 5000, 'the outbox message'))!;
     expect(messages).toEqual([expect.objectContaining({ state: 'logged', to: 'outbox@example.com', subject: 'Your new account', error: null })]);
     expect(messages[0]!.text).toContain('Hello Otto,');
     const { path, token } = linkIn(messages[0]!.text);
