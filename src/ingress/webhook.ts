@@ -80,7 +80,7 @@ export class WebhookIngress {
       role = decision.role;
       if (decision.notice) notices.push(decision.notice);
     }
-    await this.committer.submit({
+    const stored = await this.committer.submit({
       action: params.action,
       contactIds,
       role,
@@ -92,6 +92,8 @@ export class WebhookIngress {
     });
     // Stored: from here on the webhook survives a crash.
     engine.metrics.webhooksReceived.inc({ action: params.action });
+    const coalesced = stored.contacts.filter((c) => c.coalesced).length;
+    if (coalesced > 0) engine.metrics.webhooksCoalesced.inc(coalesced);
     if (!options.debug) {
       this.deps.onStored();
       return { kind: 'queued', action: params.action, contacts: contactIds };
