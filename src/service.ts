@@ -6,7 +6,7 @@ import { ActivityLog } from './activity-log.js';
 import { buildApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
-import { TokenBucket, type RateLimiter } from './crm/rate-limiter.js';
+import { SharedSlotLimiter, TokenBucket, type RateLimiter } from './crm/rate-limiter.js';
 import { crms, defaultFieldMaps } from './crm/registry.js';
 import type { Crm } from './crm/types.js';
 import type { Engine } from './engine.js';
@@ -19,6 +19,7 @@ import { createRedactor } from './redact.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
 import { dialectOf, migrate, openDatabase } from './store/database.js';
 import { countJobs, reclaimExpiredJobs } from './store/jobs.js';
+import { pushBackSlots, reserveSlots } from './store/rate-limits.js';
 import { pruneHistory } from './store/retention.js';
 import { getOrCreateSetting } from './store/settings.js';
 
@@ -89,7 +90,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   const metrics = createMetrics(async () => ({ ...(await countJobs(db)) }));
   const crmName = config.crm.name;
   // The bucket's size comes from the adapter's documented limit unless configured.
-  let bucket: TokenBucket | null = null;
+  let bucket: RateLimiter | null = null;
   const limiter: RateLimiter = { take: () => bucket!.take(), pauseFor: (ms) => bucket!.pauseFor(ms) };
   const crm = crms[crmName]({
     baseUrl: crmUrl!,
@@ -105,7 +106,13 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     },
   });
 
-  bucket = new TokenBucket(config.crm.rateLimit ? { requests: config.crm.rateLimit, perMs: 1000 } : crm.capabilities.rateLimit);
+  const rate = config.crm.rateLimit ? { requests: config.crm.rateLimit, perMs: 1000 } : crm.capabilities.rateLimit;
+  // On PostgreSQL several instances share the CRM account: its rate limit lives in the database.
+  const account = `${crmName}:${crmUrl}`;
+  bucket =
+    dialectOf(db) === 'postgres'
+      ? new SharedSlotLimiter({ reserve: (n, interval) => reserveSlots(db, account, n, interval), pushBack: (ms) => pushBackSlots(db, account, ms) }, rate)
+      : new TokenBucket(rate);
 
   const log = new ActivityLog(db, clock, logger, redact);
   const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, clock, logger });

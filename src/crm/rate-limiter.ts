@@ -71,3 +71,62 @@ export class TokenBucket implements RateLimiter {
     }
   }
 }
+
+/**
+ * A rate limit shared by several instances: call slots are reserved from a shared source (the
+ * database, see `store/rate-limits.ts`) a few at a time — small slices, so the database is not
+ * hit on every call and no instance hoards capacity — and spent locally, each at its time.
+ */
+export interface SlotSource {
+  /** Reserves `count` consecutive slots; resolves with the wait (ms) until the first. */
+  reserve(count: number, intervalMs: number): Promise<number>;
+  /** No slot for anyone before `ms` from now (a 429's Retry-After). */
+  pushBack(ms: number): Promise<void>;
+}
+
+export class SharedSlotLimiter implements RateLimiter {
+  private slots: number[] = [];
+  private queue: Promise<void> = Promise.resolve();
+  private waiting = 0;
+  private pause: Promise<void> = Promise.resolve();
+  private readonly intervalMs: number;
+
+  constructor(
+    private readonly source: SlotSource,
+    options: { requests: number; perMs: number; maxSlice?: number },
+    private readonly sleep: (ms: number) => Promise<void> = defaultSleep,
+    private readonly now: () => number = Date.now,
+  ) {
+    this.intervalMs = options.perMs / options.requests;
+    this.maxSlice = options.maxSlice ?? Math.max(1, Math.min(5, Math.floor(options.requests / 2)));
+  }
+
+  private readonly maxSlice: number;
+
+  take(): Promise<void> {
+    this.waiting++;
+    const turn = this.queue.then(() => this.nextSlot()).finally(() => this.waiting--);
+    this.queue = turn.catch(() => undefined);
+    return turn;
+  }
+
+  pauseFor(ms: number): void {
+    this.slots = [];
+    this.pause = this.source.pushBack(ms).catch(() => undefined);
+  }
+
+  private async nextSlot(): Promise<void> {
+    await this.pause;
+    // A slot used late would crowd the next one (maybe another instance's): drop it instead.
+    while (this.slots.length && this.slots[0]! < this.now() - this.intervalMs / 10) this.slots.shift();
+    if (this.slots.length === 0) {
+      const count = Math.min(this.maxSlice, Math.max(1, this.waiting));
+      const wait = await this.source.reserve(count, this.intervalMs);
+      const first = this.now() + wait;
+      this.slots = Array.from({ length: count }, (_, i) => first + i * this.intervalMs);
+    }
+    const at = this.slots.shift()!;
+    const wait = at - this.now();
+    if (wait > 0) await this.sleep(wait);
+  }
+}

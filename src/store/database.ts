@@ -5,6 +5,7 @@ import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type
 import pg from 'pg';
 import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
+import * as rateLimits from './migrations/2026112802_rate_limits.js';
 
 export type Db = Kysely<Database>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -12,6 +13,7 @@ export type DialectName = 'sqlite' | 'postgres';
 /** Migrations are listed here (not read from disk) so they ship inside the build. */
 const migrations: Record<string, Migration> = {
   '2026112801_initial': initial,
+  '2026112802_rate_limits': rateLimits,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

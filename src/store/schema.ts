@@ -14,6 +14,7 @@ export interface Database {
   log: LogTable;
   mail_outbox: MailOutboxTable;
   password_tokens: PasswordTokensTable;
+  rate_limits: RateLimitsTable;
 }
 
 export interface SettingsTable {
@@ -112,4 +113,9 @@ export interface PasswordTokensTable {
   user_id: number;
   expires_at: number;
   used_at: number | null;
+}
+
+export interface RateLimitsTable {
+  name: string;
+  next_slot_at: number;
 }
