@@ -21,16 +21,18 @@ import { emptyReport, type PassReport } from './report.js';
 export async function reconcileContact(engine: Engine, job: Job, contactId: string, snapshot: ContactSnapshot | null): Promise<PassReport> {
   const report = emptyReport(contactId, job.action);
   report.snapshot = snapshot;
+  // Which worker ran the pass and since when: the log shows a contact is never run twice at once.
+  const pass = { worker: engine.workerId, claimedAt: job.lockedAt };
   const note = (level: LogEntry['level'], message: string, context?: Record<string, unknown>) =>
-    report.log.push({ level, source: 'reconcile', contactId, userId: report.userId, message, context: context ?? null });
+    report.log.push({ level, source: 'reconcile', contactId, userId: report.userId, message, context: { ...context, pass } });
 
   let welcome: User | null = null;
   await engine.db.transaction().execute(async (trx) => {
-    welcome = await pass(trx);
+    welcome = await run(trx);
     await engine.log.write(report.log, trx);
   });
 
-  async function pass(trx: Db): Promise<User | null> {
+  async function run(trx: Db): Promise<User | null> {
     if (!snapshot) {
       note('error', `contact #${contactId} was not found in the CRM; nothing to ${job.action}`);
       report.error = 'contact_not_found';

@@ -34,6 +34,9 @@ export interface JobRequest {
 export interface Job extends JobRequest {
   id: number;
   state: JobState;
+  /** Which worker claimed it, and when (running jobs). */
+  lockedBy: string | null;
+  lockedAt: number | null;
   attempts: number;
   lastError: string | null;
   firstSeenAt: number;
@@ -64,6 +67,8 @@ function toJob(r: Selectable<JobsTable>): Job {
     role: r.role,
     sendNotification: Boolean(r.send_notification),
     state: r.state as JobState,
+    lockedBy: r.locked_by,
+    lockedAt: r.locked_at === null ? null : Number(r.locked_at),
     attempts: Number(r.attempts),
     runAt: Number(r.run_at),
     lastError: r.last_error,
