@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { accountPages } from '../account/set-password.js';
 import { listMail } from '../store/mail-outbox.js';
+import { AppError } from '../errors.js';
 import type { AppContext } from './context.js';
 import { requireApiToken } from './auth.js';
 import { logApi } from './log.js';
@@ -24,6 +25,10 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
 
   app.register(async (api) => {
     api.addHook('onRequest', async (request) => requireApiToken(request, ctx.apiTokens()));
+    // Form and text bodies are parsed as raw bytes for the webhook; the API takes JSON only.
+    api.addHook('preValidation', async (request) => {
+      if (Buffer.isBuffer(request.body)) throw new AppError('unsupported_media_type', 'API request bodies must be application/json');
+    });
     api.get('/api/openapi.json', async () => openApiDocument(ctx.engine.publicUrl));
     api.get('/api/users', users.list);
     api.post('/api/users', users.create);

@@ -60,14 +60,16 @@ export class WebhookIngress {
     if (params.action === 'test') return { kind: 'test' };
 
     const request: WebhookRequest = { method: raw.method, url: raw.url, headers: raw.headers, body: raw.body, fields };
+    let contactIds: string[];
     try {
       engine.crm.verifyWebhook(request);
+      contactIds = params.contactId ? [params.contactId] : engine.crm.parseWebhook(request).contactIds;
     } catch (error) {
+      // The adapter refuses a bad signature or a payload it cannot read: a typed 4xx, never a 500.
       if (!(error instanceof CrmWebhookError)) throw error;
       await this.reject(error.code, `webhook refused: ${error.message}`, shape);
       throw new AppError(error.code, error.message);
     }
-    const contactIds = params.contactId ? [params.contactId] : engine.crm.parseWebhook(request).contactIds;
     if (contactIds.length === 0) {
       await this.reject('contact_not_identified', 'webhook refused: no contact_id in the URL and none found in the payload', shape);
       throw new AppError('contact_not_identified', 'no contact_id in the URL and none found in the payload');
