@@ -146,6 +146,8 @@ describe('invalid parameters', () => {
       post('/api/users', { email: 'role@example.com', tags: 'vip' }),
       post('/api/users', { email: 'role@example.com', tags: ['ok', 'bad\u0007tag'] }),
       post('/api/users', { email: 'role@example.com', tags: [''] }),
+      post('/api/users', { email: 'nul@example.com', fields: { first_name: 'a\u0000b' } }),
+      post(`/api/users/${userId}`, { fields: { last_name: '\u0000' } }, 'PATCH'),
       post(`/api/users/${userId}`, { role: 'root' }, 'PATCH'),
       post(`/api/users/${userId}`, { email: 'new@example.com' }, 'PATCH'),
       { path: `/api/users/${userId}`, init: { method: 'PATCH', headers: jsonHeaders, body: '{"__proto__":{"role":"administrator"}}' } },
@@ -190,6 +192,9 @@ describe('invalid parameters', () => {
         }
       }
     }
+    // Junk in a webhook's other form fields is kept (escaped, redacted) with the request's shape: never a 500.
+    const junk = new URLSearchParams({ wpf_action: 'update', access_key: ACCESS_KEY, contact_id: '1', note: 'a\u0000b', html: '<script>alert(1)</script>', 'contact[email]': "x' OR 1=1" });
+    expect((await send('/', { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: junk.toString() })).status).toBe(200);
     // A parameter given twice is refused, not silently picked.
     await expectError('/api/users?email=a@example.com&email=b@example.com', { headers: auth }, 400, 'invalid_request');
     // Injection in the webhook's parameters: refused, or — when the value is harmless by the
@@ -215,16 +220,16 @@ describe('invalid parameters', () => {
   });
 
   it('refuses huge, negative and non-numeric ids with 400, unknown ones with 404', async () => {
-    for (const id of ['99999999999999999999', '9007199254740993', '1e309', '0', '-1', '1.5', 'abc', '1;DROP TABLE users', '%3Cscript%3E', 'NaN', 'Infinity']) {
+    for (const id of ['99999999999999999999', '9007199254740993', '9007199254740991', '2147483648', '1e309', '0', '-1', '1.5', 'abc', '1;DROP TABLE users', '%3Cscript%3E', 'NaN', 'Infinity']) {
       await expectError(`/api/users/${id}`, { headers: auth }, 400, 'invalid_request');
       await expectError(`/api/users/${id}`, { method: 'PATCH', headers: jsonHeaders, body: JSON.stringify({ fields: { first_name: 'x' } }) }, 400, 'invalid_request');
       await expectError(`/api/users/${id}/tags`, { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ apply: ['x'] }) }, 400, 'invalid_request');
       await expectError(`/api/queue/dead/${id}/replay`, { method: 'POST', headers: auth }, 400, 'invalid_request');
     }
-    await expectError('/api/users/9007199254740991', { headers: auth }, 404, 'not_found');
-    await expectError('/api/users/9007199254740991', { method: 'PATCH', headers: jsonHeaders, body: JSON.stringify({ fields: { first_name: 'x' } }) }, 404, 'not_found');
-    await expectError('/api/users/9007199254740991/tags', { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ apply: ['x'] }) }, 404, 'not_found');
-    await expectError('/api/queue/dead/9007199254740991/replay', { method: 'POST', headers: auth }, 404, 'not_found');
+    await expectError('/api/users/2147483647', { headers: auth }, 404, 'not_found');
+    await expectError('/api/users/2147483647', { method: 'PATCH', headers: jsonHeaders, body: JSON.stringify({ fields: { first_name: 'x' } }) }, 404, 'not_found');
+    await expectError('/api/users/2147483647/tags', { method: 'POST', headers: jsonHeaders, body: JSON.stringify({ apply: ['x'] }) }, 404, 'not_found');
+    await expectError('/api/queue/dead/2147483647/replay', { method: 'POST', headers: auth }, 404, 'not_found');
     await expectError('/no/such/route', {}, 404, 'not_found');
     await expectError('/api/users/1/../../etc/passwd', { headers: auth }, 404, 'not_found');
   });

@@ -11,7 +11,7 @@ function queryParams(s: z.ZodObject) {
 
 const json = (s: z.ZodType) => ({ content: { 'application/json': { schema: schema(s) } } });
 const errors = { default: { description: 'Error', ...json(errorBody) } };
-const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1 } }];
+const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'integer', minimum: 1, maximum: 2_147_483_647 } }];
 
 export function openApiDocument(serverUrl: string) {
   return {

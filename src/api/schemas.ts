@@ -3,18 +3,22 @@ import { LOG_LEVELS } from '../store/log.js';
 
 /** Request and response shapes of the REST API: validation and the OpenAPI document use these. */
 const fieldName = z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'field names are lowercase snake_case');
-const fieldValue = z.string().max(10_000).nullable();
+// PostgreSQL refuses NUL in text: refuse it here with a clear 400 on every store alike.
+const fieldValue = z.string().max(10_000).refine((v) => !v.includes('\u0000'), 'field values cannot contain NUL characters').nullable();
 const tag = z.string().trim().min(1).max(255).refine((t) => !/[\u0000-\u001f]/.test(t), 'tags cannot contain control characters');
+const contactId = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}$/);
+/** Row ids are 32-bit in the store (`serial` on PostgreSQL): anything larger is no id of ours. */
+const MAX_ID = 2_147_483_647;
 
 export const email = z.email().max(254).transform((e) => e.toLowerCase());
-export const userId = z.coerce.number().int().positive().max(Number.MAX_SAFE_INTEGER);
+export const userId = z.coerce.number().int().positive().max(MAX_ID);
 
 export const userQuery = z.object({
   email: email.optional(),
-  contact_id: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.@+:-]{0,127}$/).optional(),
+  contact_id: contactId.optional(),
   tag: tag.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
-  after: z.coerce.number().int().min(0).optional(),
+  after: z.coerce.number().int().min(0).max(MAX_ID).optional(),
 }).strict();
 
 export const newUser = z.object({
@@ -36,10 +40,10 @@ export const tagChange = z.object({
 
 export const logQuery = z.object({
   level: z.enum(LOG_LEVELS).optional(),
-  contact_id: z.string().max(128).optional(),
+  contact_id: contactId.optional(),
   user_id: userId.optional(),
   limit: z.coerce.number().int().min(1).max(1000).default(100),
-  before: z.coerce.number().int().min(1).optional(),
+  before: z.coerce.number().int().min(1).max(MAX_ID).optional(),
 }).strict();
 
 export const queueQuery = z.object({
