@@ -1,15 +1,13 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import Database from 'better-sqlite3';
 import { afterEach, describe, expect, it } from 'vitest';
+import { openDatabase, type Db } from '../src/store/database.js';
+import { testDatabase } from './support/database.js';
 
 /**
- * Invariant 1, for real: `crmsync serve` as a child process on a SQLite file, a stream of
- * webhooks, `kill -9` in the middle. Every webhook that was answered 200 must be in the inbox
+ * Invariant 1, for real: `crmsync serve` as a child process on the test's store (a SQLite file,
+ * or PostgreSQL in the suite's second run), a stream of webhooks, `kill -9` in the middle. Every webhook that was answered 200 must be in the inbox
  * with its contact's reconcile (pending, or done); a restart on the same file finishes the work,
  * including passes that were running when the process died.
  */
@@ -21,9 +19,13 @@ const IN_FLIGHT = 20;
 const KILL_AFTER = 150;
 
 const children = new Set<ChildProcess>();
-afterEach(() => {
+const cleanups: (() => Promise<unknown>)[] = [];
+afterEach(async () => {
+  const exits = [...children].filter((c) => c.exitCode === null && c.signalCode === null).map((c) => new Promise((resolve) => c.once('exit', resolve)));
   for (const child of children) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  await Promise.all(exits);
   children.clear();
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
 function freePort(): Promise<number> {
@@ -45,7 +47,7 @@ interface Running {
 }
 
 /** `crmsync serve` in a child process, resolved once /healthz answers. */
-async function serve(dbFile: string): Promise<Running> {
+async function serve(databaseUrl: string): Promise<Running> {
   const [port, sandboxPort] = [await freePort(), await freePort()];
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve', '--sandbox-port', String(sandboxPort)], {
     cwd: ROOT,
@@ -54,13 +56,15 @@ async function serve(dbFile: string): Promise<Running> {
       HOME: process.env.HOME,
       PORT: String(port),
       HOST: '127.0.0.1',
-      CRMSYNC_DATABASE_URL: `sqlite:${dbFile}`,
+      CRMSYNC_DATABASE_URL: databaseUrl,
       CRMSYNC_ACCESS_KEY: ACCESS_KEY,
       CRMSYNC_API_TOKEN: API_TOKEN,
       CRMSYNC_CRM: 'sandbox',
       CRMSYNC_WORKERS: '1',
       // A slow CRM account (2 calls/s), so reconciles are still queued or running at the kill.
       CRMSYNC_CRM_RATE_LIMIT: '2',
+      // On PostgreSQL a restarted instance takes over a dead one's passes when their lease expires.
+      CRMSYNC_LEASE_MS: '1000',
       CRMSYNC_LOG_LEVEL: 'warn',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -87,10 +91,17 @@ async function serve(dbFile: string): Promise<Running> {
 
 const contactOf = (i: number) => String(5000 + i);
 
+/** Contact ids that had a reconcile pass (every pass logs at least one line for its contact). */
+async function reconciledContacts(db: Db): Promise<Set<string>> {
+  const rows = await db.selectFrom('log').select('contact_id').distinct().where('source', '=', 'reconcile').where('contact_id', 'is not', null).execute();
+  return new Set(rows.map((r) => r.contact_id!));
+}
+
 describe('durability (invariant 1): kill -9 in the middle of a webhook stream', () => {
   it('keeps every acknowledged webhook with its reconcile, and a restart drains the rest', async () => {
-    const dbFile = join(mkdtempSync(join(tmpdir(), 'crmsync-durability-')), 'crmsync.sqlite');
-    const first = await serve(dbFile);
+    const store = await testDatabase();
+    cleanups.push(() => store.cleanup());
+    const first = await serve(store.url);
 
     // 300 webhooks, 20 in flight; the 150th acknowledgement pulls the plug.
     const acked: string[] = [];
@@ -123,13 +134,13 @@ describe('durability (invariant 1): kill -9 in the middle of a webhook stream', 
     expect(acked.length).toBeGreaterThanOrEqual(KILL_AFTER);
     expect(acked.length).toBeLessThan(TOTAL);
 
-    // Straight from the file the dead process left behind.
-    const db = new Database(dbFile);
-    const inbox = new Set((db.prepare('select contact_id from inbox').all() as { contact_id: string }[]).map((r) => r.contact_id));
-    const jobs = db.prepare('select key, state from jobs').all() as { key: string; state: string }[];
+    // Straight from the store the dead process left behind.
+    const db = openDatabase(store.url);
+    const inbox = new Set((await db.selectFrom('inbox').select('contact_id').execute()).map((r) => r.contact_id));
+    const jobs = await db.selectFrom('jobs').select(['key', 'state']).execute();
     const jobKeys = new Set(jobs.map((j) => j.key));
-    const reconciled = new Set((db.prepare("select distinct contact_id from log where source = 'reconcile' and contact_id is not null").all() as { contact_id: string }[]).map((r) => r.contact_id));
-    db.close();
+    const reconciled = await reconciledContacts(db);
+    await db.destroy();
     const lost = acked.filter((id) => !inbox.has(id));
     expect(lost, 'acknowledged webhooks missing from the inbox').toEqual([]);
     const orphaned = acked.filter((id) => !jobKeys.has(`c:${id}`) && !reconciled.has(id));
@@ -141,7 +152,7 @@ describe('durability (invariant 1): kill -9 in the middle of a webhook stream', 
     expect(runningAtKill, 'a reconcile running at the kill').toBeGreaterThan(0);
 
     // Restart on the same file: pending and interrupted reconciles resume and drain.
-    const second = await serve(dbFile);
+    const second = await serve(store.url);
     const api = async (path: string) => (await fetch(`${second.url}${path}`, { headers: { authorization: `Bearer ${API_TOKEN}` } })).json() as Promise<any>;
     const until = Date.now() + 20_000;
     for (;;) {
@@ -150,12 +161,16 @@ describe('durability (invariant 1): kill -9 in the middle of a webhook stream', 
       if (Date.now() > until) throw new Error(`the queue did not drain after the restart: ${JSON.stringify(counts)}\n${second.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }
-    const after = new Database(dbFile, { readonly: true });
-    const done = new Set((after.prepare("select distinct contact_id from log where source = 'reconcile' and contact_id is not null").all() as { contact_id: string }[]).map((r) => r.contact_id));
-    const recovered = after.prepare("select message from log where source = 'service' and message like '%interrupted reconcile%'").all() as { message: string }[];
-    after.close();
+    const after = openDatabase(store.url);
+    cleanups.push(() => after.destroy());
+    const done = await reconciledContacts(after);
+    // Resumed at start (SQLite: the file's only instance) or taken over once the lease expired (PostgreSQL).
+    const recoveries = await after.selectFrom('log').select('message').where('source', 'in', ['service', 'queue']).execute();
+    const resumed = recoveries
+      .map((r) => /^(\d+) interrupted reconcile\(s\) put back in the queue$|^took over (\d+) job\(s\) whose worker stopped renewing its lease$/.exec(r.message))
+      .reduce((n, m) => n + (m ? Number(m[1] ?? m[2]) : 0), 0);
     expect(acked.filter((id) => !done.has(id)), 'acknowledged webhooks never reconciled').toEqual([]);
-    expect(recovered.map((r) => r.message)).toEqual([`${runningAtKill} interrupted reconcile(s) put back in the queue`]);
+    expect(resumed, 'interrupted passes resumed').toBe(runningAtKill);
 
     second.child.kill('SIGTERM');
     await second.exited;
