@@ -67,7 +67,8 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   let sandbox: Sandbox | null = null;
   let crmUrl = config.crm.url;
   let crmKey = config.crm.apiKey;
-  const webhookUrl = (action = 'update') => `${config.publicUrl}/?wpf_action=${action}&access_key=${encodeURIComponent(access.value)}`;
+  let publicUrl = config.publicUrl;
+  const webhookUrl = (action = 'update') => `${publicUrl}/?wpf_action=${action}&access_key=${encodeURIComponent(access.value)}`;
   if (config.crm.name === 'sandbox' && !crmUrl) {
     const sandboxKey = await getOrCreateSetting(db, 'sandbox_api_key', () => randomBytes(16).toString('hex'));
     sandbox = await startSandbox({
@@ -156,8 +157,12 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     await app.listen({ port: config.port, host: config.host });
     const address = app.server.address();
     if (address && typeof address === 'object') url = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${address.port}`;
-    // On a random port (tests), the sandbox must call the address we really got.
-    if (sandbox && config.port === 0) sandbox.webhooks.setUrl(`${url}/?wpf_action=update&access_key=${encodeURIComponent(access.value)}`);
+    // On a random port (tests), links and the sandbox must use the address we really got.
+    if (config.port === 0 && config.publicUrl.endsWith(':0')) {
+      publicUrl = url;
+      engine.publicUrl = url;
+      sandbox?.webhooks.setUrl(webhookUrl('update'));
+    }
   }
   if (options.workers !== false) pool.start();
 
