@@ -48,6 +48,8 @@ export interface WebhookRequest {
   method: string;
   /** Path and query string as received. */
   url: string;
+  /** The URL the CRM called, as it sees it: CRMSYNC_PUBLIC_URL + `url` (for signatures over the URI). */
+  publicUrl: string;
   headers: Record<string, string | string[] | undefined>;
   /** The raw body bytes (empty for GET). */
   body: Buffer;
@@ -62,6 +64,16 @@ export interface WebhookRequest {
 export interface WebhookParse {
   /** CRM contact IDs named by the payload, deduplicated, in order. */
   contactIds: string[];
+  /**
+   * Why the payload names no contact on purpose: an event crmsync does not act on (a campaign
+   * event, a deletion…). Answered 200 `{"status":"ignored"}` and logged at info.
+   */
+  ignored?: string;
+  /**
+   * A verification handshake the CRM expects answered as given (Keap's `X-Hook-Secret` echo,
+   * Mailchimp's GET check). Nothing is stored.
+   */
+  handshake?: { status: number; headers?: Record<string, string>; body?: unknown };
 }
 
 /** The mapping of local field names to the CRM's field keys (e.g. `first_name` → `firstName`). */

@@ -19,6 +19,8 @@ export function webhookRoute(ctx: AppContext) {
     );
     if (outcome.kind === 'test') return { success: true };
     if (outcome.kind === 'debug') return reply.type('text/html; charset=utf-8').send(outcome.html);
+    if (outcome.kind === 'ignored') return { status: 'ignored', reason: outcome.reason };
+    if (outcome.kind === 'handshake') return reply.status(outcome.status).headers(outcome.headers).send(outcome.body ?? '');
     return { status: 'queued', action: outcome.action, contacts: outcome.contacts };
   };
 }

@@ -1,5 +1,5 @@
 import { CrmWebhookError } from '../crm/errors.js';
-import type { WebhookRequest } from '../crm/types.js';
+import type { WebhookParse, WebhookRequest } from '../crm/types.js';
 import { roleForWebhook } from '../domain/role.js';
 import type { Engine } from '../engine.js';
 import { AppError } from '../errors.js';
@@ -24,7 +24,9 @@ export interface RawWebhook {
 export type WebhookOutcome =
   | { kind: 'test' }
   | { kind: 'queued'; action: string; contacts: string[] }
-  | { kind: 'debug'; html: string };
+  | { kind: 'debug'; html: string }
+  | { kind: 'ignored'; reason: string }
+  | { kind: 'handshake'; status: number; headers: Record<string, string>; body: unknown };
 
 /**
  * Webhook ingress: authenticate, find the contacts, store durably (group commit), answer.
@@ -59,16 +61,25 @@ export class WebhookIngress {
     const params = parseWebhookParams(url.searchParams, fields);
     if (params.action === 'test') return { kind: 'test' };
 
-    const request: WebhookRequest = { method: raw.method, url: raw.url, headers: raw.headers, body: raw.body, fields };
-    let contactIds: string[];
+    const request: WebhookRequest = { method: raw.method, url: raw.url, publicUrl: engine.publicUrl + raw.url, headers: raw.headers, body: raw.body, fields };
+    let parsed: WebhookParse;
     try {
       engine.crm.verifyWebhook(request);
-      contactIds = params.contactId ? [params.contactId] : engine.crm.parseWebhook(request).contactIds;
+      parsed = params.contactId ? { contactIds: [params.contactId] } : engine.crm.parseWebhook(request);
     } catch (error) {
       // The adapter refuses a bad signature or a payload it cannot read: a typed 4xx, never a 500.
       if (!(error instanceof CrmWebhookError)) throw error;
       await this.reject(error.code, `webhook refused: ${error.message}`, shape);
       throw new AppError(error.code, error.message);
+    }
+    if (parsed.handshake) {
+      await engine.log.write({ level: 'info', source: 'webhook', message: `answered ${engine.crm.name}'s webhook verification handshake`, context: { request: shape } });
+      return { kind: 'handshake', status: parsed.handshake.status, headers: parsed.handshake.headers ?? {}, body: parsed.handshake.body ?? null };
+    }
+    const { contactIds } = parsed;
+    if (contactIds.length === 0 && parsed.ignored) {
+      await engine.log.write({ level: 'info', source: 'webhook', message: `webhook ignored: ${parsed.ignored}`, context: { request: shape } });
+      return { kind: 'ignored', reason: parsed.ignored };
     }
     if (contactIds.length === 0) {
       await this.reject('contact_not_identified', 'webhook refused: no contact_id in the URL and none found in the payload', shape);

@@ -20,12 +20,12 @@ function formRequest(body: string, url = '/?wpf_action=update&access_key=KEY'): 
     const prev = fields[key];
     fields[key] = prev === undefined ? value : Array.isArray(prev) ? [...prev, value] : [prev, value];
   }
-  return { method: 'POST', url, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(body), fields };
+  return { method: 'POST', url, publicUrl: `https://sync.example.com${url}`, headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: Buffer.from(body), fields };
 }
 
 function jsonRequest(value: unknown): WebhookRequest {
   const body = JSON.stringify(value);
-  return { method: 'POST', url: '/?wpf_action=update&access_key=KEY', headers: { 'content-type': 'application/json' }, body: Buffer.from(body), fields: value as Record<string, unknown> };
+  return { method: 'POST', url: '/?wpf_action=update&access_key=KEY', publicUrl: 'https://sync.example.com/?wpf_action=update&access_key=KEY', headers: { 'content-type': 'application/json' }, body: Buffer.from(body), fields: value as Record<string, unknown> };
 }
 
 /** Re-encodes a parsed (qs-style) payload the way AC posts it: PHP bracket keys. */
@@ -156,7 +156,7 @@ describe('activecampaign webhooks (documented payloads)', () => {
 
   it('reads the raw body when ingress did not parse it', () => {
     const raw = fixture('webhook-automation-action.form');
-    const request: WebhookRequest = { method: 'POST', url: '/', headers: {}, body: raw, fields: {} };
+    const request: WebhookRequest = { method: 'POST', url: '/', publicUrl: 'https://sync.example.com/', headers: {}, body: raw, fields: {} };
     expect(crm.parseWebhook(request).contactIds).toEqual(['27760']);
     expect(() => crm.parseWebhook({ ...request, body: Buffer.from('{"contact": ') })).toThrow(/not valid JSON/);
   });

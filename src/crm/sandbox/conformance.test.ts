@@ -24,6 +24,7 @@ describeCrmConformance('sandbox', async () => {
       return {
         method: 'POST',
         url: `/?wpf_action=update&access_key=KEY&contact_id=${contactId}`,
+        publicUrl: `https://sync.example.com/?wpf_action=update&access_key=KEY&contact_id=${contactId}`,
         headers: { 'content-type': 'application/x-www-form-urlencoded' },
         body: Buffer.from(body),
         fields: Object.fromEntries(new URLSearchParams(body)),

@@ -18,11 +18,11 @@ function formRequest(fixture: Fixture): WebhookRequest {
     const had = fields[key];
     fields[key] = had === undefined ? value : [...(Array.isArray(had) ? had : [had]), value];
   }
-  return { method: fixture.method, url: fixture.url, headers: fixture.headers, body: Buffer.from(fixture.body), fields };
+  return { method: fixture.method, url: fixture.url, publicUrl: `https://sync.example.com${fixture.url}`, headers: fixture.headers, body: Buffer.from(fixture.body), fields };
 }
 
 const fixture = (name: string) => JSON.parse(readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8')) as Fixture;
-const jsonRequest = (value: unknown): WebhookRequest => ({ method: 'POST', url: '/', headers: {}, body: Buffer.from(JSON.stringify(value)), fields: value as Record<string, unknown> });
+const jsonRequest = (value: unknown): WebhookRequest => ({ method: 'POST', url: '/', publicUrl: 'https://sync.example.com/', headers: {}, body: Buffer.from(JSON.stringify(value)), fields: value as Record<string, unknown> });
 
 describe('sandbox webhooks', () => {
   it.each(['user-tag-change.json', 'api-echo.json'])('reads the contact id from the fixture %s', (name) => {
@@ -39,7 +39,7 @@ describe('sandbox webhooks', () => {
   });
 
   it('finds nothing in an empty body (the id may be in the URL)', () => {
-    expect(parseWebhook({ method: 'GET', url: '/?contact_id=1', headers: {}, body: Buffer.alloc(0), fields: {} }).contactIds).toEqual([]);
+    expect(parseWebhook({ method: 'GET', url: '/?contact_id=1', publicUrl: 'https://sync.example.com/?contact_id=1', headers: {}, body: Buffer.alloc(0), fields: {} }).contactIds).toEqual([]);
   });
 
   it('refuses a contact id that is not a number', () => {
