@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
+import { CRM_NAMES, type CrmName } from './crm/registry.js';
 
 /**
  * The whole configuration, parsed once at start from `CRMSYNC_*` environment variables (and an
@@ -25,7 +26,7 @@ const envSchema = z.object({
     .refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), 'must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE'),
   CRMSYNC_ACCESS_KEY: secret,
   CRMSYNC_API_TOKEN: secret,
-  CRMSYNC_CRM: z.enum(['sandbox', 'activecampaign']).default('sandbox'),
+  CRMSYNC_CRM: z.enum(CRM_NAMES).default('sandbox'),
   CRMSYNC_CRM_URL: z.url({ protocol: /^https?$/ }).optional(),
   CRMSYNC_CRM_API_KEY: z.string().min(1).optional(),
   CRMSYNC_CRM_WEBHOOK_SECRET: z.string().min(1).optional(),
@@ -60,7 +61,7 @@ export interface Config {
   databaseUrl: string;
   accessKey: string | null;
   apiToken: string | null;
-  crm: { name: 'sandbox' | 'activecampaign'; url: string | null; apiKey: string | null; webhookSecret: string | null; rateLimit: number | null; timeoutMs: number };
+  crm: { name: CrmName; url: string | null; apiKey: string | null; webhookSecret: string | null; rateLimit: number | null; timeoutMs: number };
   smtpUrl: string | null;
   mailFrom: string;
   publicUrl: string;

@@ -7,7 +7,7 @@ import { buildApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { SharedSlotLimiter, TokenBucket, type RateLimiter } from './crm/rate-limiter.js';
-import { crms, defaultFieldMaps } from './crm/registry.js';
+import { crms } from './crm/registry.js';
 import type { Crm } from './crm/types.js';
 import type { Engine } from './engine.js';
 import { WebhookIngress } from './ingress/webhook.js';
@@ -93,11 +93,11 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   // The bucket's size comes from the adapter's documented limit unless configured.
   let bucket: RateLimiter | null = null;
   const limiter: RateLimiter = { take: () => bucket!.take(), pauseFor: (ms) => bucket!.pauseFor(ms) };
-  const crm = crms[crmName]({
+  const crm = crms[crmName].create({
     baseUrl: crmUrl!,
     apiKey: crmKey!,
     webhookSecret: config.crm.webhookSecret,
-    fieldMap: { ...defaultFieldMaps[crmName], ...config.fields },
+    fieldMap: { ...crms[crmName].defaultFieldMap, ...config.fields },
     limiter,
     clock,
     timeoutMs: config.crm.timeoutMs,

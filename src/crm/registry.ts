@@ -1,14 +1,20 @@
-import { activecampaign } from './activecampaign/index.js';
-import { sandbox } from './sandbox/index.js';
+import * as activecampaign from './activecampaign/index.js';
+import * as sandbox from './sandbox/index.js';
 import type { CrmFactory, FieldMap } from './types.js';
 
+interface CrmModule {
+  /** Builds the adapter for one CRM account. */
+  create: CrmFactory;
+  /** The standard field mapping (local name → the CRM's field key) it starts with. */
+  defaultFieldMap: FieldMap;
+}
+
 /** Every CRM crmsync speaks. Adding one is adding a folder and a line here. */
-export const crms = { sandbox, activecampaign } satisfies Record<string, CrmFactory>;
+export const crms = {
+  sandbox: { create: sandbox.sandbox, defaultFieldMap: sandbox.defaultFieldMap },
+  activecampaign: { create: activecampaign.activecampaign, defaultFieldMap: activecampaign.defaultFieldMap },
+} satisfies Record<string, CrmModule>;
 
 export type CrmName = keyof typeof crms;
 
-/** The standard field mapping (local name → the CRM's field key) each CRM starts with. */
-export const defaultFieldMaps: Record<CrmName, FieldMap> = {
-  sandbox: { first_name: 'first_name', last_name: 'last_name', phone: 'phone' },
-  activecampaign: { first_name: 'firstName', last_name: 'lastName', phone: 'phone' },
-};
+export const CRM_NAMES = Object.keys(crms) as [CrmName, ...CrmName[]];

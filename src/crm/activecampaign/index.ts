@@ -1,6 +1,6 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, WebhookRequest } from '../types.js';
+import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
 import { AcClient } from './client.js';
 import { needsFieldList, resolveFieldMap, tagKey, toAcWrite, toSnapshot, type ResolvedFieldMap } from './mappers.js';
 import type { AcContact, AcContactList, AcContactTag, AcFieldValue, AcTag } from './types.js';
@@ -24,6 +24,9 @@ const STANDARD_FIELDS: CrmField[] = [
   { id: 'lastName', name: 'Last name' },
   { id: 'phone', name: 'Phone' },
 ];
+
+/** Local field → AC key for the standard fields (extended by the config file's `fields`). */
+export const defaultFieldMap: FieldMap = { first_name: 'firstName', last_name: 'lastName', phone: 'phone' };
 
 export const activecampaign: CrmFactory = (options) => new ActiveCampaignCrm(options);
 
