@@ -6,7 +6,7 @@ import { sameTags } from '../domain/tags.js';
 import { sendWelcome } from '../effects/welcome.js';
 import type { Engine } from '../engine.js';
 import type { Db } from '../store/database.js';
-import { enqueueJob, type Job } from '../store/jobs.js';
+import { completeJob, enqueueJob, type Job } from '../store/jobs.js';
 import type { LogEntry } from '../store/log.js';
 import { deleteOperations, listOperations } from '../store/operations.js';
 import { findUser, insertUser, setTags, updateUser, type User } from '../store/users.js';
@@ -15,10 +15,16 @@ import { emptyReport, type PassReport } from './report.js';
 /**
  * One reconcile pass for one contact, given what the CRM returned: find (or, for `add`,
  * create) the local user, merge the snapshot with the user's unconfirmed local changes, and
- * commit the user, the confirmed operations and the log in one transaction. Effects (the
- * welcome e-mail) run after the commit.
+ * write the user, the confirmed operations, the log and the job's completion in the caller's
+ * transaction (one per batch). Returns the user to welcome, if any: effects run after commit.
  */
-export async function reconcileContact(engine: Engine, job: Job, contactId: string, snapshot: ContactSnapshot | null): Promise<PassReport> {
+export async function reconcileContact(
+  engine: Engine,
+  trx: Db,
+  job: Job,
+  contactId: string,
+  snapshot: ContactSnapshot | null,
+): Promise<{ report: PassReport; welcome: User | null }> {
   const report = emptyReport(contactId, job.action);
   report.snapshot = snapshot;
   // Which worker ran the pass and since when: the log shows a contact is never run twice at once.
@@ -26,13 +32,12 @@ export async function reconcileContact(engine: Engine, job: Job, contactId: stri
   const note = (level: LogEntry['level'], message: string, context?: Record<string, unknown>) =>
     report.log.push({ level, source: 'reconcile', contactId, userId: report.userId, message, context: { ...context, pass } });
 
-  let welcome: User | null = null;
-  await engine.db.transaction().execute(async (trx) => {
-    welcome = await run(trx);
-    await engine.log.write(report.log, trx);
-  });
+  const welcome = await run();
+  await engine.log.write(report.log, trx);
+  await completeJob(trx, job.id);
+  return { report, welcome };
 
-  async function run(trx: Db): Promise<User | null> {
+  async function run(): Promise<User | null> {
     if (!snapshot) {
       note('error', `contact #${contactId} was not found in the CRM; nothing to ${job.action}`);
       report.error = 'contact_not_found';
@@ -66,15 +71,21 @@ export async function reconcileContact(engine: Engine, job: Job, contactId: stri
     note('info', `created user #${id} (${snapshot.email}) with role ${role} from contact #${contactId}`, { tags: snapshot.tags, fields: snapshot.fields });
     return job.sendNotification ? findUser(trx, { id }) : null;
   }
+}
 
-  if (welcome) {
-    const u = welcome as User;
-    const sent = await sendWelcome(engine, { id: u.id, email: u.email, firstName: u.fields.first_name ?? null });
-    const entry: LogEntry = { level: 'info', source: 'mail', userId: u.id, contactId, message: `welcome e-mail with a set-password link ${sent.state === 'sent' ? 'sent' : `kept in the outbox (${sent.state})`} to ${u.email}`, context: { mailId: sent.mailId } };
-    report.log.push(entry);
-    await engine.log.write(entry);
-  }
-  return report;
+/** The welcome e-mail for a user an `add` pass created with send_notification (after commit). */
+export async function welcomeUser(engine: Engine, report: PassReport, user: User): Promise<void> {
+  const sent = await sendWelcome(engine, { id: user.id, email: user.email, firstName: user.fields.first_name ?? null });
+  const entry: LogEntry = {
+    level: 'info',
+    source: 'mail',
+    userId: user.id,
+    contactId: report.contactId,
+    message: `welcome e-mail with a set-password link ${sent.state === 'sent' ? 'sent' : `kept in the outbox (${sent.state})`} to ${user.email}`,
+    context: { mailId: sent.mailId },
+  };
+  report.log.push(entry);
+  await engine.log.write(entry);
 }
 
 type Note = (level: LogEntry['level'], message: string, context?: Record<string, unknown>) => void;

@@ -4,9 +4,9 @@ import type { ContactSnapshot } from '../domain/contact.js';
 import type { Engine } from '../engine.js';
 import { pushUser } from '../push/pusher.js';
 import { buryJob, claimJobs, completeJob, retryJob, type Job } from '../store/jobs.js';
-import { findUser } from '../store/users.js';
+import { findUser, type User } from '../store/users.js';
 import { backoffMs } from './backoff.js';
-import { reconcileContact } from './reconcile-contact.js';
+import { reconcileContact, welcomeUser } from './reconcile-contact.js';
 import type { PassReport } from './report.js';
 
 /**
@@ -50,16 +50,44 @@ export class Reconciler {
         for (const job of batch) await this.fail(job, error);
         continue;
       }
-      for (const job of batch) {
-        try {
-          reports.push(await reconcileContact(this.engine, job, job.contactId!, loaded.get(job.contactId!) ?? null));
-          await this.complete(job);
-        } catch (error) {
-          await this.fail(job, error);
-        }
-      }
+      reports.push(...(await this.commitBatch(batch, loaded)));
     }
     return { claimed: jobs.length, reports };
+  }
+
+  /**
+   * Writes the passes of one loaded batch in a single transaction (one commit for up to
+   * `maxBatchLoad` contacts, not one each); a failing pass is rolled back to its savepoint and
+   * retried on its own, the others commit.
+   */
+  private async commitBatch(batch: Job[], loaded: Map<string, ContactSnapshot>): Promise<PassReport[]> {
+    const done: { job: Job; report: PassReport; welcome: User | null }[] = [];
+    const failed: { job: Job; error: unknown }[] = [];
+    const trx = await this.engine.db.startTransaction().execute();
+    try {
+      for (const job of batch) {
+        const pass = await trx.savepoint('pass').execute();
+        try {
+          const result = await reconcileContact(this.engine, pass, job, job.contactId!, loaded.get(job.contactId!) ?? null);
+          await pass.releaseSavepoint('pass').execute();
+          done.push({ job, ...result });
+        } catch (error) {
+          await pass.rollbackToSavepoint('pass').execute();
+          failed.push({ job, error });
+        }
+      }
+      await trx.commit().execute();
+    } catch (error) {
+      await trx.rollback().execute().catch(() => undefined);
+      for (const job of batch) await this.fail(job, error);
+      return [];
+    }
+    for (const { job, error } of failed) await this.fail(job, error);
+    for (const { job, report, welcome } of done) {
+      this.completed(job);
+      if (welcome) await welcomeUser(this.engine, report, welcome);
+    }
+    return done.map((d) => d.report);
   }
 
   private async push(job: Job): Promise<void> {
@@ -73,6 +101,10 @@ export class Reconciler {
 
   private async complete(job: Job): Promise<void> {
     await completeJob(this.engine.db, job.id);
+    this.completed(job);
+  }
+
+  private completed(job: Job): void {
     const { metrics, clock } = this.engine;
     metrics.reconciles.inc({ outcome: 'done' });
     if (job.webhooks > 0) metrics.reconcileLatency.observe((clock.now() - job.firstSeenAt) / 1000);
