@@ -1,7 +1,7 @@
 import type { WebhookAction } from '../domain/action.js';
 import type { Db } from '../store/database.js';
 import { insertInbox } from '../store/inbox.js';
-import { contactKey, enqueueJob } from '../store/jobs.js';
+import { contactKey, enqueueJobs } from '../store/jobs.js';
 import { insertLog, type LogEntry } from '../store/log.js';
 
 /** One accepted webhook, ready to be stored. */
@@ -36,14 +36,19 @@ export async function ingestWebhooks(db: Db, webhooks: readonly IncomingWebhook[
         w.contactIds.map((contactId) => ({ receivedAt: w.receivedAt, action: w.action, contactId, jobKey: contactKey(contactId), request: w.request, sourceIp: w.sourceIp })),
       ),
     );
+    const requests = webhooks.flatMap((w) =>
+      w.contactIds.map((contactId) => ({ key: contactKey(contactId), action: w.action, contactId, userId: null, role: w.role, sendNotification: w.sendNotification, webhooks: 1, runAt: w.receivedAt })),
+    );
+    const enqueued = await enqueueJobs(trx, requests, Math.min(...webhooks.map((w) => w.receivedAt)));
+    const seen = new Set<string>();
+    let i = 0;
     for (const w of webhooks) {
       const contacts: IngestResult['contacts'] = [];
       for (const contactId of w.contactIds) {
-        const { coalesced } = await enqueueJob(
-          trx,
-          { key: contactKey(contactId), action: w.action, contactId, userId: null, role: w.role, sendNotification: w.sendNotification, webhooks: 1, runAt: w.receivedAt },
-          w.receivedAt,
-        );
+        const key = contactKey(contactId);
+        // A duplicate is one whose contact already had a pending job, or an earlier webhook in this batch.
+        const coalesced = enqueued[i++]!.existed || seen.has(key);
+        seen.add(key);
         contacts.push({ contactId, coalesced });
         const at = w.receivedAt;
         log.push({ at, level: 'http', source: 'webhook', contactId, message: `webhook ${w.action} for contact #${contactId} received`, context: w.request });

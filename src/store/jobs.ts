@@ -1,5 +1,5 @@
 import { sql, type Selectable } from 'kysely';
-import type { Action } from '../domain/action.js';
+import { strongerAction, type Action } from '../domain/action.js';
 import { dialectOf, type Db } from './database.js';
 import type { JobsTable } from './schema.js';
 
@@ -81,29 +81,62 @@ function toJob(r: Selectable<JobsTable>): Job {
 const rank = (column: string) =>
   sql<number>`case ${sql.ref(column)} when 'add' then 3 when 'update' then 2 when 'update_tags' then 1 else 0 end`;
 
+/** Two requests for one key as one: the stronger action, the later role, notification if either asked. */
+export function mergeRequests(a: JobRequest, b: JobRequest): JobRequest {
+  return {
+    key: a.key,
+    action: strongerAction(a.action, b.action),
+    contactId: b.contactId ?? a.contactId,
+    userId: b.userId ?? a.userId,
+    role: b.role ?? a.role,
+    sendNotification: a.sendNotification || b.sendNotification,
+    webhooks: a.webhooks + b.webhooks,
+    runAt: Math.min(a.runAt, b.runAt),
+  };
+}
+
 /**
  * Adds work for a key, or merges it into the key's pending job: the stronger action wins,
  * `role` and `send_notification` are kept, the earlier run time stands. Returns the job's id
  * and whether it already existed (a coalesced duplicate).
  */
 export async function enqueueJob(db: Db, req: JobRequest, now: number): Promise<{ id: number; coalesced: boolean }> {
-  const row = await db
+  const [result] = await enqueueJobs(db, [req], now);
+  return { id: result!.id, coalesced: result!.existed };
+}
+
+/**
+ * `enqueueJob` for many requests in one statement (ingress batches): requests for the same key
+ * are merged first (one row per key and statement, as PostgreSQL requires). Returns, per
+ * request, the job's id and whether its key already had a pending job before this batch.
+ */
+export async function enqueueJobs(db: Db, requests: readonly JobRequest[], now: number): Promise<{ id: number; existed: boolean }[]> {
+  if (requests.length === 0) return [];
+  const byKey = new Map<string, JobRequest>();
+  for (const req of requests) {
+    const seen = byKey.get(req.key);
+    byKey.set(req.key, seen ? mergeRequests(seen, req) : req);
+  }
+  const merged = [...byKey.values()];
+  const rows = await db
     .insertInto('jobs')
-    .values({
-      key: req.key,
-      action: req.action,
-      contact_id: req.contactId,
-      user_id: req.userId,
-      role: req.role,
-      send_notification: req.sendNotification ? 1 : 0,
-      state: 'pending',
-      attempts: 0,
-      run_at: req.runAt,
-      webhooks: req.webhooks,
-      first_seen_at: now,
-      created_at: now,
-      updated_at: now,
-    })
+    .values(
+      merged.map((req) => ({
+        key: req.key,
+        action: req.action,
+        contact_id: req.contactId,
+        user_id: req.userId,
+        role: req.role,
+        send_notification: req.sendNotification ? 1 : 0,
+        state: 'pending',
+        attempts: 0,
+        run_at: req.runAt,
+        webhooks: req.webhooks,
+        first_seen_at: now,
+        created_at: now,
+        updated_at: now,
+      })),
+    )
     .onConflict((oc) =>
       oc
         .column('key')
@@ -120,10 +153,14 @@ export async function enqueueJob(db: Db, req: JobRequest, now: number): Promise<
           updated_at: now,
         }),
     )
-    .returning(['id', 'webhooks'])
-    .executeTakeFirstOrThrow();
-  // More webhooks on the row than this request brought: it merged into an existing job.
-  return { id: Number(row.id), coalesced: Number(row.webhooks) > req.webhooks };
+    .returning(['id', 'key', 'webhooks'])
+    .execute();
+  const stored = new Map(rows.map((r) => [r.key, { id: Number(r.id), webhooks: Number(r.webhooks) }]));
+  return requests.map((req) => {
+    const row = stored.get(req.key)!;
+    // More webhooks on the row than this batch brought for the key: the job was there before.
+    return { id: row.id, existed: row.webhooks > byKey.get(req.key)!.webhooks };
+  });
 }
 
 /**
