@@ -3,6 +3,7 @@ import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
+import { startCheckpointer } from './checkpointer.js';
 import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 import * as rateLimits from './migrations/2026112802_rate_limits.js';
@@ -47,17 +48,26 @@ export function openDatabase(url: string): Db {
   sqlite.pragma('foreign_keys = ON');
   sqlite.pragma('busy_timeout = 5000');
   sqlite.pragma('cache_size = -65536');
-  return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  if (path === ':memory:') return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
+  // Checkpoints run in a worker thread (see checkpointer.ts); this is only the safety net.
+  sqlite.pragma('wal_autocheckpoint = 20000');
+  const checkpointer = startCheckpointer(path);
+  return new Kysely<Database>({
+    dialect: new SqliteDialect({ database: withStatementCache(sqlite, () => checkpointer.stop()) }),
+  });
 }
 
 /**
  * Kysely prepares every statement on every call; the hot paths repeat the same few SQL texts,
  * so prepared statements are kept (up to 500, oldest dropped first).
  */
-function withStatementCache(sqlite: SQLite.Database) {
+function withStatementCache(sqlite: SQLite.Database, beforeClose: () => void = () => undefined) {
   const cache = new Map<string, SQLite.Statement>();
   return {
-    close: () => sqlite.close(),
+    close: () => {
+      beforeClose();
+      sqlite.close();
+    },
     prepare(text: string) {
       let statement = cache.get(text);
       if (!statement) {
