@@ -1,4 +1,6 @@
-import { CrmHttp } from '../http.js';
+import { CrmError } from '../errors.js';
+import { CrmHttp, type CrmRequest, type CrmResponse } from '../http.js';
+import type { RateLimiter } from '../rate-limiter.js';
 import type { CrmOptions } from '../types.js';
 import type {
   HsBatchResponse,
@@ -20,6 +22,12 @@ export const CONTACT_OBJECT_TYPE = '0-1';
 export const BATCH_LIMIT = 100;
 /** `count` of a list search page (documented maximum 500). */
 export const LIST_PAGE = 500;
+/**
+ * HubSpot's burst window ("100 requests per 10 seconds", rolling). Its 429s usually carry no
+ * Retry-After, so CrmHttp waits its default second (the secondly limit) and retries; when a call
+ * still meets 429s after those waits, the rolling window is waited out as a whole.
+ */
+export const ROLLING_WINDOW_MS = 10_000;
 
 /**
  * `https://api.hubapi.com`, with or without a trailing slash or a pasted `/crm/v3` path, becomes
@@ -39,10 +47,12 @@ export function hsApiBase(baseUrl: string): string {
  * token. A 404 comes back as `null` where the endpoint addresses one record or list.
  */
 export class HsClient {
-  private readonly http: CrmHttp;
+  private readonly crmHttp: CrmHttp;
+  private readonly limiter: RateLimiter;
 
   constructor(options: CrmOptions) {
-    this.http = new CrmHttp({
+    this.limiter = options.limiter;
+    this.crmHttp = new CrmHttp({
       baseUrl: hsApiBase(options.baseUrl),
       headers: { authorization: `Bearer ${options.apiKey}` },
       limiter: options.limiter,
@@ -51,9 +61,20 @@ export class HsClient {
     });
   }
 
+  /** CrmHttp, and when its short waits did not clear the 429, a pause of the whole rolling window. */
+  private async request<T>(req: CrmRequest): Promise<CrmResponse<T>> {
+    try {
+      return await this.crmHttp.request<T>(req);
+    } catch (error) {
+      if (!(error instanceof CrmError) || error.kind !== 'rate_limited') throw error;
+      this.limiter.pauseFor(ROLLING_WINDOW_MS);
+      throw new CrmError('rate_limited', `${error.message}; waiting out HubSpot's 10-second window`, 429, ROLLING_WINDOW_MS);
+    }
+  }
+
   /** `POST /crm/v3/objects/contacts/batch/read`: ≤ 100 contacts by id; unknown ids are absent (207). */
   async batchReadContacts(ids: readonly string[], properties: readonly string[]): Promise<HsObject[]> {
-    const res = await this.http.request<HsBatchResponse>({
+    const res = await this.request<HsBatchResponse>({
       method: 'POST',
       path: 'crm/v3/objects/contacts/batch/read',
       json: { properties, propertiesWithHistory: [], inputs: ids.map((id) => ({ id })) },
@@ -63,7 +84,7 @@ export class HsClient {
 
   /** `GET /crm/v3/objects/contacts/{email}?idProperty=email`: one contact by e-mail, or null. */
   async getContactByEmail(email: string, properties: readonly string[]): Promise<HsObject | null> {
-    const res = await this.http.request<HsObject>({
+    const res = await this.request<HsObject>({
       path: `crm/v3/objects/contacts/${encodeURIComponent(email)}`,
       query: { idProperty: 'email', properties: properties.join(',') },
     });
@@ -72,7 +93,7 @@ export class HsClient {
 
   /** `POST /crm/v3/objects/contacts/batch/upsert` with `idProperty: email`: create or update by e-mail. */
   async upsertByEmail(email: string, properties: Record<string, string>): Promise<HsUpsertResult | null> {
-    const res = await this.http.request<HsBatchResponse<HsUpsertResult>>({
+    const res = await this.request<HsBatchResponse<HsUpsertResult>>({
       method: 'POST',
       path: 'crm/v3/objects/contacts/batch/upsert',
       json: { inputs: [{ id: email, idProperty: 'email', properties }] },
@@ -82,13 +103,13 @@ export class HsClient {
 
   /** `PATCH /crm/v3/objects/contacts/{id}`; null when the contact does not exist. */
   async updateContact(id: string, properties: Record<string, string>): Promise<HsObject | null> {
-    const res = await this.http.request<HsObject>({ method: 'PATCH', path: `crm/v3/objects/contacts/${encodeURIComponent(id)}`, json: { properties } });
+    const res = await this.request<HsObject>({ method: 'PATCH', path: `crm/v3/objects/contacts/${encodeURIComponent(id)}`, json: { properties } });
     return res.status === 404 ? null : res.body;
   }
 
   /** `POST /crm/v3/lists/records/memberships/batch/read`: the lists of several contacts in one call. */
   async batchReadMemberships(ids: readonly string[]): Promise<HsMembershipsBatchResponse['results']> {
-    const res = await this.http.request<HsMembershipsBatchResponse>({
+    const res = await this.request<HsMembershipsBatchResponse>({
       method: 'POST',
       path: 'crm/v3/lists/records/memberships/batch/read',
       json: { inputs: ids.map((recordId) => ({ objectTypeId: CONTACT_OBJECT_TYPE, recordId })) },
@@ -101,7 +122,7 @@ export class HsClient {
    * pages through all). Lists of other objects are filtered out by the caller.
    */
   async searchLists(offset: number, query = ''): Promise<HsListSearchResponse> {
-    const res = await this.http.request<HsListSearchResponse>({
+    const res = await this.request<HsListSearchResponse>({
       method: 'POST',
       path: 'crm/v3/lists/search',
       json: { query, offset, count: LIST_PAGE },
@@ -123,7 +144,7 @@ export class HsClient {
 
   /** `GET /crm/v3/lists/object-type-id/0-1/name/{listName}`: a contact list by exact name, or null. */
   async getListByName(name: string): Promise<HsList | null> {
-    const res = await this.http.request<HsListResponse>({
+    const res = await this.request<HsListResponse>({
       path: `crm/v3/lists/object-type-id/${CONTACT_OBJECT_TYPE}/name/${encodeURIComponent(name)}`,
     });
     return res.status === 404 ? null : (res.body.list ?? null);
@@ -131,7 +152,7 @@ export class HsClient {
 
   /** `POST /crm/v3/lists`: a static (MANUAL) contact list. */
   async createStaticList(name: string): Promise<HsList> {
-    const res = await this.http.request<HsListResponse>({
+    const res = await this.request<HsListResponse>({
       method: 'POST',
       path: 'crm/v3/lists',
       json: { name, objectTypeId: CONTACT_OBJECT_TYPE, processingType: 'MANUAL' },
@@ -141,7 +162,7 @@ export class HsClient {
 
   /** `PUT /crm/v3/lists/{listId}/memberships/add|remove` with a JSON array of record ids; null when the list is gone. */
   async changeMembership(listId: string, action: 'add' | 'remove', recordIds: readonly string[]): Promise<HsMembershipChange | null> {
-    const res = await this.http.request<HsMembershipChange>({
+    const res = await this.request<HsMembershipChange>({
       method: 'PUT',
       path: `crm/v3/lists/${encodeURIComponent(listId)}/memberships/${action}`,
       json: recordIds,
@@ -151,7 +172,7 @@ export class HsClient {
 
   /** `GET /crm/v3/properties/contacts`: every contact property (not paged). */
   async contactProperties(): Promise<HsProperty[]> {
-    const res = await this.http.request<HsPropertyList>({ path: 'crm/v3/properties/contacts' });
+    const res = await this.request<HsPropertyList>({ path: 'crm/v3/properties/contacts' });
     return res.body.results ?? [];
   }
 }

@@ -444,6 +444,20 @@ describe('hubspot at its documented limit (fake at 100 requests / 10 s)', () => 
     await Promise.all(responses.filter((r) => !r.bodyUsed).map((r) => r.body?.cancel()));
   });
 
+  it('429s that outlast CrmHttp\'s 1-second waits pause the limiter for the 10-second window and tell the queue so', async () => {
+    const other = await build();
+    try {
+      const id = other.fake.seedContact({ email: 'window@example.com' });
+      other.fake.forceRateLimit(3);
+      const started = Date.now();
+      await expect(other.crm.loadContacts([id])).rejects.toMatchObject({ kind: 'rate_limited', status: 429, retryAfterMs: 10_000 });
+      expect(Date.now() - started).toBeGreaterThanOrEqual(1800);
+      expect(other.fake.rateLimited).toBe(3);
+    } finally {
+      await other.fake.close();
+    }
+  }, 10_000);
+
   it('the recorded live 429 has the same body shape and no Retry-After', () => {
     const recorded = JSON.parse(fixture('api-429-secondly-limit.json').toString('utf8'));
     expect(Object.keys(recorded.headers).map((h: string) => h.toLowerCase())).not.toContain('retry-after');
