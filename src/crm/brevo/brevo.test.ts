@@ -162,6 +162,19 @@ describe('brevo adapter against the fake', () => {
     expect(loaded.get(ids[3]!)).toMatchObject({ contactId: ids[3], tags: ['Alpha'], fields: { first_name: 'F3' } });
   });
 
+  it('falls back to one GET per id if the ids filter is ignored (answer holds other contacts)', async () => {
+    const other = await build({ idsFilter: false });
+    try {
+      const ids = [1, 2, 3].map((i) => other.fake.seedContact({ email: `nofilter${i}@example.com`, lists: ['L'] }));
+      for (let i = 0; i < 60; i++) other.fake.seedContact({ email: `noise${i}@example.com` });
+      const loaded = await other.crm.loadContacts([...ids, '987654']);
+      expect([...loaded.keys()].sort()).toEqual([...ids].sort());
+      expect(loaded.get(ids[0]!)!.tags).toEqual(['L']);
+    } finally {
+      await other.fake.close();
+    }
+  });
+
   it('loads a contact named by e-mail (from a webhook), keyed by that e-mail', async () => {
     const id = b.fake.seedContact({ email: 'byemail@example.com', lists: ['Beta'] });
     const loaded = await b.crm.loadContacts(['byemail@example.com', '987654']);

@@ -62,15 +62,19 @@ class BrevoCrm implements Crm {
     // One numeric id is read like an e-mail (same cost); two or more go through the batch filter.
     const numeric = wanted.filter(isContactId);
     const ids = numeric.length > 1 ? numeric : [];
+    const answered = new Set<string>();
     for (let i = 0; i < ids.length; i += capabilities.maxBatchLoad) {
       const chunk = ids.slice(i, i + capabilities.maxBatchLoad);
       const inChunk = new Set(chunk);
-      // Defensive: should the filter ever be ignored, only the asked-for contacts count.
-      for (const contact of await this.client.listContactsByIds(chunk)) if (inChunk.has(String(contact.id))) found.set(String(contact.id), contact);
+      const contacts = await this.client.listContactsByIds(chunk);
+      for (const contact of contacts) if (inChunk.has(String(contact.id))) found.set(String(contact.id), contact);
+      // The filter's wire format is not fully documented: if the answer holds contacts that were
+      // not asked for, the filter was ignored and the missing ids are read one by one instead.
+      if (contacts.every((c) => inChunk.has(String(c.id)))) for (const id of chunk) answered.add(id);
     }
     for (const ref of wanted) {
       if (found.has(ref)) continue;
-      if (ids.includes(ref)) continue; // the batch answered for it: unknown to Brevo
+      if (answered.has(ref)) continue; // the batch answered for it: unknown to Brevo
       const contact = await this.client.getContact(ref);
       if (contact) found.set(ref, contact);
     }

@@ -185,6 +185,8 @@ describe('klaviyo webhook parsing (documented payloads)', () => {
     expect(crm.parseWebhook(request('{"profile":{"id":"01GDDKASAP8TKDDA2GRZDSVP4H"}}')).contactIds).toEqual(['01GDDKASAP8TKDDA2GRZDSVP4H']);
     expect(crm.parseWebhook(request('{"email":"Sarah@Example.com"}')).contactIds).toEqual(['sarah@example.com']);
     expect(crm.parseWebhook(request('{"profile_id":"../etc"}')).contactIds).toEqual([]);
+    // Older profiles keep a six-character id (what {{ person.KlaviyoID }} renders for them).
+    expect(crm.parseWebhook(request('{"profile_id":"a8Km3V"}')).contactIds).toEqual(['a8Km3V']);
   });
 
   it('a body that is not JSON is malformed', () => {

@@ -79,7 +79,10 @@ export function tagKey(name: string): string {
   return name.trim().toLowerCase();
 }
 
-/** Klaviyo profile ids: 26-character ULID-like strings (letters and digits). */
+/**
+ * Klaviyo profile ids: 26-character ULID-like strings; profiles created before that change keep
+ * a six-character id, "still correct and unique" (Klaviyo help centre, "Find a profile ID").
+ */
 export function isProfileId(ref: string): boolean {
-  return /^[0-9A-Za-z]{10,64}$/.test(ref);
+  return /^[0-9A-Za-z]{6,64}$/.test(ref);
 }
