@@ -40,6 +40,25 @@ export function retryAfterMs(header: string | null, now = Date.now()): number {
   return Number.isNaN(date) ? 1000 : Math.max(0, date - now);
 }
 
+/**
+ * How long a 429 asks us to wait: `Retry-After` when the CRM sends it, else the reset of its
+ * rate-limit window as the CRM's own headers state it (Brevo `x-sib-ratelimit-reset`, the
+ * IETF draft's `RateLimit-Reset`, `X-RateLimit-Reset` — seconds, or an epoch time), else one second.
+ */
+export function waitAfter429(headers: Headers, now = Date.now()): number {
+  const retryAfter = headers.get('retry-after');
+  if (retryAfter) return retryAfterMs(retryAfter, now);
+  for (const name of ['x-sib-ratelimit-reset', 'ratelimit-reset', 'x-ratelimit-reset']) {
+    const value = Number(headers.get(name));
+    if (!headers.get(name) || !Number.isFinite(value) || value < 0) continue;
+    // Large values are epoch times (seconds), small ones a delay in seconds.
+    return value > 1e9 ? Math.max(0, value * 1000 - now) : value * 1000;
+  }
+  const interval = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
+  if (headers.get('x-hubspot-ratelimit-remaining') === '0' && interval > 0) return interval;
+  return 1000;
+}
+
 export class CrmHttp {
   constructor(private readonly options: CrmHttpOptions) {}
 
@@ -74,7 +93,7 @@ export class CrmHttp {
       const rateLimited = response.status === 429;
       this.options.onCall?.({ status: response.status, rateLimited });
       if (rateLimited) {
-        const wait = retryAfterMs(response.headers.get('retry-after'));
+        const wait = waitAfter429(response.headers);
         this.options.limiter.pauseFor(wait);
         await response.body?.cancel();
         if (waits < maxWaits) continue;

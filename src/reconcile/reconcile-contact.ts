@@ -43,8 +43,10 @@ export async function reconcileContact(
       report.error = 'contact_not_found';
       return null;
     }
-    let user = await findUser(trx, { contactId });
-    if (!user && snapshot.email) user = await relinkByEmail(engine, trx, contactId, snapshot.email, note);
+    // Some CRMs' webhooks name a contact by e-mail: the snapshot carries its real CRM ID.
+    const crmId = snapshot.contactId;
+    let user = await findUser(trx, { contactId: crmId });
+    if (!user && snapshot.email) user = await relinkByEmail(engine, trx, crmId, snapshot.email, note);
     if (user) {
       report.userId = user.id;
       await applySnapshot(engine, trx, job, user, snapshot, report, note);
@@ -62,7 +64,7 @@ export async function reconcileContact(
     const role = job.role ?? engine.roles.defaultRole;
     const id = await insertUser(
       trx,
-      { email: snapshot.email, contactId, role, fields: snapshot.fields, tags: snapshot.tags, crmState: { tags: snapshot.tags, fields: snapshot.fields } },
+      { email: snapshot.email, contactId: crmId, role, fields: snapshot.fields, tags: snapshot.tags, crmState: { tags: snapshot.tags, fields: snapshot.fields } },
       engine.clock.now(),
     );
     report.userId = id;
