@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { CRM_NAMES, type CrmName } from './crm/registry.js';
+import { CRM_NAMES, crms, type CrmName } from './crm/registry.js';
 
 /**
  * The whole configuration, parsed once at start from `CRMSYNC_*` environment variables (and an
@@ -103,7 +103,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     const e = parsed.data;
     if (!e.CRMSYNC_ROLES.includes(e.CRMSYNC_DEFAULT_ROLE)) problems.push(`CRMSYNC_DEFAULT_ROLE: "${e.CRMSYNC_DEFAULT_ROLE}" is not one of CRMSYNC_ROLES`);
     if (e.CRMSYNC_PRIVILEGED_ROLES.includes(e.CRMSYNC_DEFAULT_ROLE)) problems.push('CRMSYNC_DEFAULT_ROLE: the default role cannot be privileged');
-    if (e.CRMSYNC_CRM !== 'sandbox' && !e.CRMSYNC_CRM_URL) problems.push(`CRMSYNC_CRM_URL: required for ${e.CRMSYNC_CRM}`);
+    if (e.CRMSYNC_CRM !== 'sandbox' && !e.CRMSYNC_CRM_URL && !crms[e.CRMSYNC_CRM].defaultUrl) problems.push(`CRMSYNC_CRM_URL: required for ${e.CRMSYNC_CRM}`);
     if (e.CRMSYNC_CRM !== 'sandbox' && !e.CRMSYNC_CRM_API_KEY) problems.push(`CRMSYNC_CRM_API_KEY: required for ${e.CRMSYNC_CRM}`);
   }
   if (problems.length || !parsed.success) throw new ConfigError(problems);
@@ -116,7 +116,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     apiToken: e.CRMSYNC_API_TOKEN ?? null,
     crm: {
       name: e.CRMSYNC_CRM,
-      url: e.CRMSYNC_CRM_URL ?? null,
+      url: e.CRMSYNC_CRM_URL ?? crms[e.CRMSYNC_CRM].defaultUrl,
       apiKey: e.CRMSYNC_CRM_API_KEY ?? null,
       webhookSecret: e.CRMSYNC_CRM_WEBHOOK_SECRET ?? null,
       rateLimit: e.CRMSYNC_CRM_RATE_LIMIT ?? null,

@@ -1,4 +1,10 @@
 import * as activecampaign from './activecampaign/index.js';
+import * as brevo from './brevo/index.js';
+import * as drip from './drip/index.js';
+import * as hubspot from './hubspot/index.js';
+import * as kit from './kit/index.js';
+import * as klaviyo from './klaviyo/index.js';
+import * as mailchimp from './mailchimp/index.js';
 import * as sandbox from './sandbox/index.js';
 import type { CrmFactory, FieldMap } from './types.js';
 
@@ -7,12 +13,20 @@ interface CrmModule {
   create: CrmFactory;
   /** The standard field mapping (local name → the CRM's field key) it starts with. */
   defaultFieldMap: FieldMap;
+  /** The API's base URL when it is the same for every account (else CRMSYNC_CRM_URL is required). */
+  defaultUrl: string | null;
 }
 
 /** Every CRM crmsync speaks. Adding one is adding a folder and a line here. */
 export const crms = {
-  sandbox: { create: sandbox.sandbox, defaultFieldMap: sandbox.defaultFieldMap },
-  activecampaign: { create: activecampaign.activecampaign, defaultFieldMap: activecampaign.defaultFieldMap },
+  sandbox: { create: sandbox.sandbox, defaultFieldMap: sandbox.defaultFieldMap, defaultUrl: null },
+  activecampaign: { create: activecampaign.activecampaign, defaultFieldMap: activecampaign.defaultFieldMap, defaultUrl: null },
+  hubspot: { create: hubspot.hubspot, defaultFieldMap: hubspot.defaultFieldMap, defaultUrl: 'https://api.hubapi.com' },
+  mailchimp: { create: mailchimp.mailchimp, defaultFieldMap: mailchimp.defaultFieldMap, defaultUrl: null },
+  kit: { create: kit.kit, defaultFieldMap: kit.defaultFieldMap, defaultUrl: 'https://api.kit.com' },
+  drip: { create: drip.drip, defaultFieldMap: drip.defaultFieldMap, defaultUrl: null },
+  brevo: { create: brevo.brevo, defaultFieldMap: brevo.defaultFieldMap, defaultUrl: 'https://api.brevo.com/v3' },
+  klaviyo: { create: klaviyo.klaviyo, defaultFieldMap: klaviyo.defaultFieldMap, defaultUrl: 'https://a.klaviyo.com/api' },
 } satisfies Record<string, CrmModule>;
 
 export type CrmName = keyof typeof crms;
