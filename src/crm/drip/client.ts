@@ -41,7 +41,7 @@ export class DripClient {
     this.http = new CrmHttp({
       baseUrl: dripApiBase(options.baseUrl),
       // Drip asks for a User-Agent naming the integration.
-      headers: { authorization: basicAuth(options.apiKey), 'user-agent': 'crmsync (https://github.com/crmsync)' },
+      headers: { authorization: basicAuth(options.apiKey), 'user-agent': 'crmsync' },
       limiter: options.limiter,
       timeoutMs: options.timeoutMs,
       onCall: options.onCall,
