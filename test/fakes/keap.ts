@@ -245,7 +245,7 @@ export class FakeKeap {
         .header('x-keap-product-quota-time-unit', 'minute')
         .header('x-keap-product-quota-interval', '1')
         .header('x-keap-product-quota-available', String(Math.max(0, Math.floor(this.tokens))))
-        .header('x-keap-product-quota-expiry-time', new Date(Date.now() + 60_000).toISOString());
+        .header('x-keap-product-quota-expiry-time', String(Date.now() + 60_000));
       if (!ok) {
         this.rateLimited++;
         return reply.code(429).send(THROTTLED);

@@ -16,7 +16,7 @@ export function dripApiBase(baseUrl: string): string {
   }
   const match = /^(.*\/v2)\/([^/]+)\/?$/.exec(url.pathname);
   if (!match || !/^\d+$/.test(match[2]!)) {
-    throw new CrmError('permanent', 'Drip: CRMSYNC_CRM_URL must end with the account ID: https://api.getdrip.com/v2/ACCOUNT_ID (Settings → General Info → Account ID)');
+    throw new CrmError('permanent', 'Drip: CRMSYNC_CRM_URL must end with the account ID: https://api.getdrip.com/v2/ACCOUNT_ID (Settings → Account)');
   }
   url.pathname = `${match[1]}/${match[2]}/`;
   url.search = '';
