@@ -2,6 +2,7 @@ import * as activecampaign from './activecampaign/index.js';
 import * as brevo from './brevo/index.js';
 import * as drip from './drip/index.js';
 import * as hubspot from './hubspot/index.js';
+import * as keap from './keap/index.js';
 import * as kit from './kit/index.js';
 import * as klaviyo from './klaviyo/index.js';
 import * as mailchimp from './mailchimp/index.js';
@@ -26,6 +27,7 @@ export const crms = {
   kit: { create: kit.kit, defaultFieldMap: kit.defaultFieldMap, defaultUrl: 'https://api.kit.com' },
   drip: { create: drip.drip, defaultFieldMap: drip.defaultFieldMap, defaultUrl: null },
   brevo: { create: brevo.brevo, defaultFieldMap: brevo.defaultFieldMap, defaultUrl: 'https://api.brevo.com/v3' },
+  keap: { create: keap.keap, defaultFieldMap: keap.defaultFieldMap, defaultUrl: 'https://api.infusionsoft.com/crm/rest/v1' },
   klaviyo: { create: klaviyo.klaviyo, defaultFieldMap: klaviyo.defaultFieldMap, defaultUrl: 'https://a.klaviyo.com/api' },
 } satisfies Record<string, CrmModule>;
 
