@@ -137,7 +137,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   if (recovered.length) await log.write({ level: 'notice', source: 'service', message: `${recovered.length} interrupted reconcile(s) put back in the queue` });
 
   const reconciler = new Reconciler(engine);
-  const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now(), workerId: engine.workerId, leaseMs: config.leaseMs, log });
+  const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now(), workerId: engine.workerId, leaseMs: config.leaseMs, log, lingerMs: crm.capabilities.maxBatchLoad > 1 ? 200 : 0 });
   const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => [access.value], redact, onStored: () => pool.wake() });
   const app = buildApp(
     {

@@ -3,7 +3,7 @@ import { loadsContact } from '../domain/action.js';
 import type { ContactSnapshot } from '../domain/contact.js';
 import type { Engine } from '../engine.js';
 import { pushUser } from '../push/pusher.js';
-import { buryJob, claimJobs, completeJob, retryJob, type Job } from '../store/jobs.js';
+import { buryJob, claimJobs, completeJob, LeaseLostError, retryJob, type Job } from '../store/jobs.js';
 import { findUser, type User } from '../store/users.js';
 import { backoffMs } from './backoff.js';
 import { reconcileContact, welcomeUser } from './reconcile-contact.js';
@@ -19,15 +19,16 @@ export class Reconciler {
   constructor(private readonly engine: Engine) {}
 
   /** Works one batch of due jobs; returns how many were claimed (0 = nothing due). */
-  async runOnce(options: { key?: string; limit?: number } = {}): Promise<{ claimed: number; reports: PassReport[] }> {
+  async runOnce(options: { key?: string; limit?: number } = {}): Promise<{ claimed: number; full: boolean; reports: PassReport[] }> {
     const { db, clock, crm } = this.engine;
+    const limit = options.limit ?? crm.capabilities.maxBatchLoad;
     const jobs = await claimJobs(db, {
       worker: this.engine.workerId,
       now: clock.now(),
-      limit: options.limit ?? crm.capabilities.maxBatchLoad,
+      limit,
       ...(options.key && { key: options.key }),
     });
-    if (jobs.length === 0) return { claimed: 0, reports: [] };
+    if (jobs.length === 0) return { claimed: 0, full: false, reports: [] };
     const reports: PassReport[] = [];
 
     const toLoad: Job[] = [];
@@ -52,7 +53,7 @@ export class Reconciler {
       }
       reports.push(...(await this.commitBatch(batch, loaded)));
     }
-    return { claimed: jobs.length, reports };
+    return { claimed: jobs.length, full: jobs.length >= limit, reports };
   }
 
   /**
@@ -114,6 +115,11 @@ export class Reconciler {
     const { db, clock, log, maxAttempts, metrics } = this.engine;
     const message = error instanceof Error ? error.message : String(error);
     const where = { source: 'reconcile', contactId: job.contactId, userId: job.userId };
+    if (error instanceof LeaseLostError) {
+      // Not a failure of the work: its new owner runs it; nothing to retry or count here.
+      await log.write({ ...where, level: 'notice', message: `${job.action} for ${describe(job)} abandoned: ${error.message}` });
+      return;
+    }
     const permanent = error instanceof CrmError && error.kind === 'permanent';
     if (permanent || job.attempts + 1 >= maxAttempts) {
       await buryJob(db, job, message, clock.now());
