@@ -207,29 +207,45 @@ export async function claimJobs(
   }
 }
 
+/** The job is no longer this worker's: its lease expired and another worker took it over. */
+export class LeaseLostError extends Error {
+  override readonly name = 'LeaseLostError';
+}
+
+/** Deletes a finished job; throws `LeaseLostError` if it was taken over meanwhile (its pass must not commit). */
 export async function completeJob(db: Db, id: number): Promise<void> {
-  await db.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'running').execute();
+  const result = await db.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'running').executeTakeFirst();
+  if (Number(result.numDeletedRows) === 0) throw new LeaseLostError(`job #${id} was taken over by another worker after its lease expired`);
 }
 
-/** Puts a running job back to pending at `runAt`, merged into a newer pending job of its key if one exists. */
-export async function retryJob(db: Db, job: Job, runAt: number, error: string, now: number): Promise<void> {
-  await db.transaction().execute(async (trx) => {
-    await trx.deleteFrom('jobs').where('id', '=', job.id).execute();
-    const merged = await enqueueJob(trx, again(job, runAt), now);
-    // The retry keeps its attempt count and reason; a merged newer job inherits them.
-    await trx
-      .updateTable('jobs')
-      .set({ attempts: job.attempts + 1, last_error: error, first_seen_at: sql`case when first_seen_at < ${job.firstSeenAt} then first_seen_at else ${job.firstSeenAt} end`, run_at: sql`case when run_at > ${runAt} then run_at else ${runAt} end` })
-      .where('id', '=', merged.id)
-      .execute();
-  });
+/**
+ * Puts a running job back to pending at `runAt`, merged into a newer pending job of its key if
+ * one exists. Returns false, changing nothing, when the job is no longer running (taken over).
+ */
+export async function retryJob(db: Db, job: Job, runAt: number, error: string, now: number): Promise<boolean> {
+  return db.transaction().execute((trx) => requeue(trx, job, runAt, error, now));
 }
 
+async function requeue(trx: Db, job: Job, runAt: number, error: string, now: number): Promise<boolean> {
+  const gone = await trx.deleteFrom('jobs').where('id', '=', job.id).where('state', '=', 'running').executeTakeFirst();
+  if (Number(gone.numDeletedRows) === 0) return false;
+  const merged = await enqueueJob(trx, again(job, runAt), now);
+  // The retry keeps its attempt count and reason; a merged newer job inherits them.
+  await trx
+    .updateTable('jobs')
+    .set({ attempts: job.attempts + 1, last_error: error, first_seen_at: sql`case when first_seen_at < ${job.firstSeenAt} then first_seen_at else ${job.firstSeenAt} end`, run_at: sql`case when run_at > ${runAt} then run_at else ${runAt} end` })
+    .where('id', '=', merged.id)
+    .execute();
+  return true;
+}
+
+/** Moves a running job to the dead letters (one taken over meanwhile is left to its new owner). */
 export async function buryJob(db: Db, job: Job, error: string, now: number): Promise<void> {
   await db
     .updateTable('jobs')
     .set({ state: 'dead', attempts: job.attempts + 1, last_error: error, locked_by: null, locked_at: null, updated_at: now })
     .where('id', '=', job.id)
+    .where('state', '=', 'running')
     .execute();
 }
 
@@ -252,14 +268,35 @@ export async function replayJob(db: Db, id: number, now: number): Promise<Job | 
  * single instance owns the file, so at start everything running was interrupted (`cutoff` = now).
  */
 export async function reclaimExpiredJobs(db: Db, cutoff: number, now: number): Promise<Job[]> {
-  const expired = (await db.selectFrom('jobs').selectAll().where('state', '=', 'running').where('locked_at', '<=', cutoff).execute()).map(toJob);
-  for (const job of expired) await retryJob(db, { ...job, attempts: job.attempts - 1 }, now, job.lastError ?? 'interrupted: its worker stopped', now);
-  return expired;
+  const postgres = dialectOf(db) === 'postgres';
+  const candidates = await db.selectFrom('jobs').select('id').where('state', '=', 'running').where('locked_at', '<=', cutoff).orderBy('id').execute();
+  const taken: Job[] = [];
+  // One job per transaction, each re-checked under its row lock: a lease renewed meanwhile, a
+  // job its worker is completing (locked) or another instance is taking over is left alone.
+  for (const { id } of candidates) {
+    const job = await db.transaction().execute(async (trx) => {
+      let query = trx.selectFrom('jobs').selectAll().where('id', '=', Number(id)).where('state', '=', 'running').where('locked_at', '<=', cutoff);
+      if (postgres) query = query.forUpdate().skipLocked();
+      const row = await query.executeTakeFirst();
+      if (!row) return null;
+      const expired = toJob(row);
+      await requeue(trx, { ...expired, attempts: expired.attempts - 1 }, now, expired.lastError ?? 'interrupted: its worker stopped', now);
+      return expired;
+    });
+    if (job) taken.push(job);
+  }
+  return taken;
 }
 
-/** A live worker's heartbeat: its running jobs stay claimed. */
+/**
+ * A live worker's heartbeat: its running jobs stay claimed. Rows locked by a transaction (the
+ * worker's own pass completing them, or a takeover) are skipped, never waited for: waiting on
+ * its own pass's open transaction deadlocked the heartbeat with it, and live leases expired.
+ */
 export async function renewLeases(db: Db, worker: string, now: number): Promise<void> {
-  await db.updateTable('jobs').set({ locked_at: now }).where('state', '=', 'running').where('locked_by', '=', worker).execute();
+  let mine = db.selectFrom('jobs').select('id').where('state', '=', 'running').where('locked_by', '=', worker);
+  if (dialectOf(db) === 'postgres') mine = mine.forUpdate().skipLocked();
+  await db.updateTable('jobs').set({ locked_at: now }).where('state', '=', 'running').where('id', 'in', mine).execute();
 }
 
 export async function listJobs(db: Db, options: { state?: JobState; limit: number }): Promise<Job[]> {
