@@ -6,6 +6,7 @@ import { loadConfig } from '../src/config.js';
 import { startService, type Service } from '../src/service.js';
 import { insertUser } from '../src/store/users.js';
 import { BenchError, sleep } from './children.js';
+import { freshDatabase, load1, storeName, type Store } from './ingest.js';
 
 export interface BurstSettings {
   contacts: number;
@@ -20,9 +21,16 @@ export interface BurstSettings {
   timeoutMs: number;
 }
 
+export interface BurstStoreSettings extends BurstSettings {
+  store: Store;
+}
+
 export interface BurstReport {
   settings: BurstSettings;
+  store: Store;
   mode: string;
+  /** 1-minute load average when the burst started. */
+  loadAverage: number;
   webhooks: { sent: number; ok2xx: number; non2xx: number; sendMs: number; perSec: number; coalesced: number; fromSandbox: number; sandboxFailed: number };
   userEdits: number;
   crm: { calls: number; rateLimited: number; accepted: number; maxPerSecond: number; callsPerContact: number; perSecond: Record<string, number> };
@@ -60,38 +68,51 @@ function shuffle<T>(items: T[], random: () => number): T[] {
 const sorted = (tags: readonly string[]) => [...tags].sort();
 const same = (a: readonly string[], b: readonly string[]) => a.length === b.length && sorted(a).every((t, i) => t === sorted(b)[i]);
 
-export async function runBurst(settings: BurstSettings, say: (line: string) => void): Promise<BurstReport> {
+/** The same burst (same seed, same settings) on a fresh database of `settings.store`'s kind. */
+export async function runBurst(storeSettings: BurstStoreSettings, say: (line: string) => void): Promise<BurstReport> {
+  const { store, ...settings } = storeSettings;
   const random = rng(20261128);
   const dir = mkdtempSync(join(tmpdir(), 'crmsync-bench-burst-'));
-  // Only what is written here: CRMSYNC_CRM_RATE_LIMIT stays unset, so the adapter's documented 5/s is used.
-  const config = loadConfig({
-    PORT: '0',
-    HOST: '127.0.0.1',
-    CRMSYNC_DATABASE_URL: `sqlite:${join(dir, 'crmsync.sqlite')}`,
-    CRMSYNC_ACCESS_KEY: ACCESS_KEY,
-    CRMSYNC_API_TOKEN: API_TOKEN,
-  });
-  const service = await startService(config, {
-    logger: pino({ level: 'silent' }),
-    workers: true,
-    listen: true,
-    sandboxPort: 0,
-    sandboxRateLimit: settings.crmRateLimit,
-  });
+  const database = await freshDatabase(store, dir, 'crmsync');
   try {
-    return await burst(service, settings, random, say);
+    // Only what is written here: CRMSYNC_CRM_RATE_LIMIT stays unset, so the adapter's documented 5/s is used.
+    const config = loadConfig({
+      PORT: '0',
+      HOST: '127.0.0.1',
+      CRMSYNC_DATABASE_URL: database.url,
+      CRMSYNC_ACCESS_KEY: ACCESS_KEY,
+      CRMSYNC_API_TOKEN: API_TOKEN,
+    });
+    const service = await startService(config, {
+      logger: pino({ level: 'silent' }),
+      workers: true,
+      listen: true,
+      sandboxPort: 0,
+      sandboxRateLimit: settings.crmRateLimit,
+    });
+    try {
+      return await burst(service, settings, store, random, say);
+    } finally {
+      // Bounded: a stop that hangs (waiting for a CRM call, say) must not hold the run.
+      await Promise.race([
+        service.stop(),
+        sleep(20_000).then(() => {
+          throw new BenchError('burst: the service did not stop within 20 s');
+        }),
+      ]);
+    }
   } finally {
-    await service.stop();
+    await database.drop();
   }
 }
 
-async function burst(service: Service, settings: BurstSettings, random: () => number, say: (line: string) => void): Promise<BurstReport> {
+async function burst(service: Service, settings: BurstSettings, store: Store, random: () => number, say: (line: string) => void): Promise<BurstReport> {
   const sandbox = service.sandbox;
   if (!sandbox) throw new BenchError('the service did not start its embedded sandbox CRM');
   const { db, clock, metrics } = service.engine;
 
   // Set-up: contacts in the CRM (source "seed": no webhooks) and their users, equal to them.
-  say(`burst: set-up — ${settings.contacts} contacts in the sandbox CRM, ${settings.contacts} users inserted through the store`);
+  say(`burst on ${storeName[store]}: set-up — ${settings.contacts} contacts in the sandbox CRM, ${settings.contacts} users inserted through the store`);
   const contacts = Array.from({ length: settings.contacts }, (_, i) => {
     const tags = shuffle([...TAGS], random).slice(0, 1 + Math.floor(random() * 3));
     return sandbox.state.createContact(
@@ -137,7 +158,8 @@ async function burst(service: Service, settings: BurstSettings, random: () => nu
     }
   };
 
-  say(`burst: ${sends.length} webhooks for ${settings.contacts} contacts, ${settings.concurrency} in flight, shuffled; a CRM user edits ${edited.length} contacts meanwhile (the sandbox's own webhooks are on)`);
+  const loadAverage = load1();
+  say(`  ${sends.length} webhooks for ${settings.contacts} contacts, ${settings.concurrency} in flight, shuffled; a CRM user edits ${edited.length} contacts meanwhile (the sandbox's own webhooks are on)`);
   const base = `${service.url}/?access_key=${encodeURIComponent(ACCESS_KEY)}`;
   let index = 0;
   let ok2xx = 0;
@@ -200,7 +222,9 @@ async function burst(service: Service, settings: BurstSettings, random: () => nu
   const callsAtMost = Math.floor(1.1 * settings.contacts);
   return {
     settings,
+    store,
     mode: 'crmsync in-process (startService, 4 workers, embedded sandbox CRM on its own HTTP port); webhooks sent over HTTP by this process',
+    loadAverage,
     webhooks: {
       sent: sends.length,
       ok2xx,

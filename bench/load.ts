@@ -6,8 +6,12 @@
 import autocannon from 'autocannon';
 
 export interface LoadRequest {
-  /** Base URL of the server, e.g. http://127.0.0.1:1234 */
-  url: string;
+  /**
+   * Base URL of the server, e.g. http://127.0.0.1:1234; several URLs (one per crmsync instance)
+   * spread the connections round-robin: connection i goes to url[i % n] (autocannon's own
+   * multiple-URL support, one load generator process whatever the number of targets).
+   */
+  url: string | string[];
   accessKey: string;
   connections: number;
   durationSec: number;
@@ -40,7 +44,8 @@ function run(req: LoadRequest): Promise<LoadResult> {
   return new Promise((resolve, reject) => {
     autocannon(
       {
-        url: req.url,
+        // @types/autocannon says string; autocannon 8 also takes an array (lib/url.js ofURL).
+        url: req.url as string,
         connections: req.connections,
         duration: req.durationSec,
         method: 'GET',
