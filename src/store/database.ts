@@ -1,12 +1,13 @@
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { startCheckpointer } from './checkpointer.js';
 import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 import * as rateLimits from './migrations/2026112802_rate_limits.js';
+import * as events from './migrations/2026112803_events.js';
 
 export type Db = Kysely<Database>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -15,6 +16,7 @@ export type DialectName = 'sqlite' | 'postgres';
 const migrations: Record<string, Migration> = {
   '2026112801_initial': initial,
   '2026112802_rate_limits': rateLimits,
+  '2026112803_events': events,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
@@ -81,7 +83,11 @@ function withStatementCache(sqlite: SQLite.Database, beforeClose: () => void = (
 }
 
 export async function migrate(db: Db): Promise<void> {
-  const migrator = new Migrator({ db, provider });
+  // On PostgreSQL, keep Kysely's bookkeeping in our own schema (the search_path's first), or it
+  // would find another schema's migration tables in a shared database and skip creating ours.
+  const schema =
+    dialectOf(db) === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const migrator = new Migrator({ db, provider, ...(schema && { migrationTableSchema: schema }) });
   const { error, results } = await migrator.migrateToLatest();
   const failed = results?.find((r) => r.status === 'Error');
   if (error || failed) {
