@@ -1,9 +1,14 @@
 /**
- * A token bucket: `requests` calls per `perMs`, evenly spaced (the bucket holds one token, so
- * there are no bursts that a CRM counting per second would refuse). Every CRM call
- * takes a token first. A 429 pauses the whole bucket until the CRM's Retry-After has passed,
- * so no other call spends the CRM's patience meanwhile.
+ * Calls are spaced this much wider than the limit itself. Between its reservation and the
+ * call, a slot drifts (the database round trip, a busy event loop, timers,
+ * the network), differently on each instance; with slots exactly 1/rate apart, one late slot
+ * followed by another instance's punctual ones puts limit + 1 calls into one of the CRM's
+ * one-second windows (measured: 3 instances at 5/s, 6 seconds of 6 calls in 30 s). 10% wider
+ * absorbs up to 100 ms of relative drift at 5/s.
+ * A single instance's calls drift the same way under load (one 429 was seen at load 14).
  */
+const SPACING = 1.1;
+
 export interface RateLimiter {
   take(): Promise<void>;
   pauseFor(ms: number): void;
@@ -18,6 +23,12 @@ export interface TokenBucketOptions {
 
 const defaultSleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
+/**
+ * A token bucket: `requests` calls per `perMs`, evenly spaced (the bucket holds one token, so
+ * there are no bursts that a CRM counting per second would refuse). Every CRM call
+ * takes a token first. A 429 pauses the whole bucket until the CRM's Retry-After has passed,
+ * so no other call spends the CRM's patience meanwhile.
+ */
 export class TokenBucket implements RateLimiter {
   private tokens: number;
   private updatedAt: number;
@@ -48,7 +59,7 @@ export class TokenBucket implements RateLimiter {
 
   private refill(): void {
     const now = this.now();
-    const rate = this.options.requests / this.options.perMs;
+    const rate = this.options.requests / (this.options.perMs * SPACING);
     this.tokens = Math.min(1, this.tokens + (now - this.updatedAt) * rate);
     this.updatedAt = now;
   }
@@ -66,21 +77,12 @@ export class TokenBucket implements RateLimiter {
         this.tokens -= 1;
         return;
       }
-      const rate = this.options.requests / this.options.perMs;
+      const rate = this.options.requests / (this.options.perMs * SPACING);
       await this.sleep(Math.ceil((1 - this.tokens) / rate));
     }
   }
 }
 
-/**
- * Slots of a shared limit are spaced this much wider than the limit itself. Between its
- * reservation and the call, a slot drifts (the database round trip, a busy event loop, timers,
- * the network), differently on each instance; with slots exactly 1/rate apart, one late slot
- * followed by another instance's punctual ones puts limit + 1 calls into one of the CRM's
- * one-second windows (measured: 3 instances at 5/s, 6 seconds of 6 calls in 30 s). 10% wider
- * absorbs up to 100 ms of relative drift at 5/s.
- */
-const SHARED_SLOT_SPACING = 1.1;
 
 /**
  * A rate limit shared by several instances: call slots are reserved from a shared source (the
@@ -88,8 +90,8 @@ const SHARED_SLOT_SPACING = 1.1;
  * hit on every call and no instance hoards capacity — and spent locally, each at its time.
  */
 export interface SlotSource {
-  /** Reserves `count` consecutive slots; resolves with the wait (ms) until the first. */
-  reserve(count: number, intervalMs: number): Promise<number>;
+  /** Reserves `count` consecutive slots; resolves with the first one and the source's clock then (ms, its clock). */
+  reserve(count: number, intervalMs: number): Promise<{ first: number; now: number }>;
   /** No slot for anyone before `ms` from now (a 429's Retry-After). */
   pushBack(ms: number): Promise<void>;
 }
@@ -108,7 +110,7 @@ export class SharedSlotLimiter implements RateLimiter {
     private readonly now: () => number = Date.now,
   ) {
     // Whole milliseconds, rounded up: the database keeps slot times as integers (1000/3 failed there).
-    this.intervalMs = Math.ceil((options.perMs / options.requests) * SHARED_SLOT_SPACING);
+    this.intervalMs = Math.ceil((options.perMs / options.requests) * SPACING);
     this.maxSlice = options.maxSlice ?? Math.max(1, Math.min(5, Math.floor(options.requests / 2)));
   }
 
@@ -126,18 +128,37 @@ export class SharedSlotLimiter implements RateLimiter {
     this.pause = this.source.pushBack(ms).catch(() => undefined);
   }
 
+  /** The source's clock minus ours, estimated from the fastest recent round trip (as NTP does). */
+  private offset = { ms: 0, rttMs: Infinity, at: -Infinity };
+
+  private learnOffset(sourceNow: number, sentAt: number, receivedAt: number): void {
+    const rttMs = receivedAt - sentAt;
+    if (rttMs <= this.offset.rttMs || receivedAt - this.offset.at > 60_000) this.offset = { ms: sourceNow - (sentAt + rttMs / 2), rttMs, at: receivedAt };
+  }
+
   private async nextSlot(): Promise<void> {
     await this.pause;
-    // A slot used late would crowd the next one (maybe another instance's): drop it instead.
-    while (this.slots.length && this.slots[0]! < this.now() - this.intervalMs / 10) this.slots.shift();
-    if (this.slots.length === 0) {
-      const count = Math.min(this.maxSlice, Math.max(1, this.waiting));
-      const wait = await this.source.reserve(count, this.intervalMs);
-      const first = this.now() + wait;
-      this.slots = Array.from({ length: count }, (_, i) => first + i * this.intervalMs);
+    const tolerance = this.intervalMs / 5;
+    for (;;) {
+      // A slot used late would crowd the next one (maybe another instance's): drop it instead.
+      while (this.slots.length && this.slots[0]! < this.now() - tolerance) this.slots.shift();
+      if (this.slots.length === 0) {
+        const count = Math.min(this.maxSlice, Math.max(1, this.waiting));
+        const sentAt = this.now();
+        const { first, now } = await this.source.reserve(count, this.intervalMs);
+        this.learnOffset(now, sentAt, this.now());
+        // The slots' own times on our clock. (Counting their wait from when the answer arrived
+        // shifted them by a slow round trip — a busy pool, a busy event loop — onto the slots of
+        // other instances: calls 5 ms apart at a 5/s CRM.) Late on arrival: dropped above.
+        const start = first - this.offset.ms;
+        this.slots = Array.from({ length: count }, (_, i) => start + i * this.intervalMs);
+        continue;
+      }
+      const at = this.slots.shift()!;
+      const wait = at - this.now();
+      if (wait > 0) await this.sleep(wait);
+      // Woken late (a busy event loop): the same rule, after the sleep.
+      if (this.now() - at <= tolerance) return;
     }
-    const at = this.slots.shift()!;
-    const wait = at - this.now();
-    if (wait > 0) await this.sleep(wait);
   }
 }
