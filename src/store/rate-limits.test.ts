@@ -12,17 +12,22 @@ describe('shared rate limit slots', () => {
 
   it('hands out consecutive, never overlapping slots', async () => {
     const waits = [];
-    for (let i = 0; i < 4; i++) waits.push(await reserveSlots(db, 'crm:a', 2, 100));
+    for (let i = 0; i < 4; i++) {
+      const { first, now } = await reserveSlots(db, 'crm:a', 2, 100);
+      waits.push(first - now);
+    }
     // Four reservations of two 100 ms slots: the first is due now, each next one 200 ms later.
     waits.forEach((w, i) => expect(w).toBeGreaterThanOrEqual(i * 200 - 60));
     expect(waits[3]!).toBeLessThanOrEqual(600 + 10);
-    expect(await reserveSlots(db, 'crm:other', 1, 100)).toBeLessThan(20);
+    const other = await reserveSlots(db, 'crm:other', 1, 100);
+    expect(other.first - other.now).toBeLessThan(20);
   });
 
   it('a pushed-back account gives no slot before the pause ends', async () => {
     await reserveSlots(db, 'crm:a', 1, 100);
     await pushBackSlots(db, 'crm:a', 1000);
-    expect(await reserveSlots(db, 'crm:a', 1, 100)).toBeGreaterThan(900);
+    const { first, now } = await reserveSlots(db, 'crm:a', 1, 100);
+    expect(first - now).toBeGreaterThan(900);
   });
 
   it('two limiters on one account together stay within the rate', async () => {
@@ -35,5 +40,14 @@ describe('shared rate limit slots', () => {
     times.sort((x, y) => x - y);
     // 20 calls at 20/s: the last cannot start before ~950 ms, and no 1-second window holds more than 20.
     expect(times[19]!).toBeGreaterThanOrEqual(900);
+  });
+
+  it('a limit that does not divide a second into whole milliseconds (3/s) still reserves', async () => {
+    const source = { reserve: (n: number, i: number) => reserveSlots(db, 'crm:thirds', n, i), pushBack: (ms: number) => pushBackSlots(db, 'crm:thirds', ms) };
+    const limiter = new SharedSlotLimiter(source, { requests: 3, perMs: 1000 });
+    const start = Date.now();
+    await Promise.all([limiter.take(), limiter.take()]);
+    // Two calls, spaced wider than 1/3 s (the shared limit keeps a margin for drift).
+    expect(Date.now() - start).toBeGreaterThanOrEqual(330);
   });
 });

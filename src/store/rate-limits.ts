@@ -1,13 +1,19 @@
 import { sql } from 'kysely';
 import { dialectOf, type Db } from './database.js';
 
+/** Reserved slots: when the first one is, and the database's clock when it was reserved (ms since 1970, both). */
+export interface SlotReservation {
+  first: number;
+  now: number;
+}
+
 /**
  * Call slots for a CRM account, shared through the database: each reservation moves the
  * account's `next_slot_at` forward by `count × intervalMs` in one atomic UPDATE, so instances
  * never hand out the same slot. Time is the database's clock, so instances with skewed clocks
- * agree. Returns how long to wait (ms) before the first reserved slot.
+ * agree; each instance places the slots on its own clock (see SharedSlotLimiter).
  */
-export async function reserveSlots(db: Db, name: string, count: number, intervalMs: number): Promise<number> {
+export async function reserveSlots(db: Db, name: string, count: number, intervalMs: number): Promise<SlotReservation> {
   const now = dbNow(db);
   await db.insertInto('rate_limits').values({ name, next_slot_at: 0 }).onConflict((oc) => oc.column('name').doNothing()).execute();
   const row = await db
@@ -16,7 +22,7 @@ export async function reserveSlots(db: Db, name: string, count: number, interval
     .where('name', '=', name)
     .returning([sql<number>`next_slot_at`.as('next'), sql<number>`${now}`.as('now')])
     .executeTakeFirstOrThrow();
-  return Math.max(0, Number(row.next) - count * intervalMs - Number(row.now));
+  return { first: Number(row.next) - count * intervalMs, now: Number(row.now) };
 }
 
 /** After a 429: no instance gets a slot before `ms` from now. */
