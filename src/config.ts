@@ -44,6 +44,8 @@ const envSchema = z.object({
   CRMSYNC_LEASE_MS: int(30_000, 1000, 3_600_000),
   CRMSYNC_BODY_LIMIT: int(1_048_576, 1024, 16 * 1_048_576),
   CRMSYNC_RETENTION_DAYS: int(30, 1, 3650),
+  CRMSYNC_EVENT_MAX_ATTEMPTS: int(15, 1, 100),
+  CRMSYNC_EVENT_TIMEOUT_MS: int(15_000, 100, 300_000),
   CRMSYNC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CRMSYNC_CONFIG: z.string().optional(),
 });
@@ -72,6 +74,8 @@ export interface Config {
   leaseMs: number;
   bodyLimit: number;
   retentionDays: number;
+  /** Events to the host application: attempts before a delivery is dead, timeout per request. */
+  events: { maxAttempts: number; timeoutMs: number };
   logLevel: string;
   fields: Record<string, string>;
 }
@@ -132,6 +136,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     leaseMs: e.CRMSYNC_LEASE_MS,
     bodyLimit: e.CRMSYNC_BODY_LIMIT,
     retentionDays: e.CRMSYNC_RETENTION_DAYS,
+    events: { maxAttempts: e.CRMSYNC_EVENT_MAX_ATTEMPTS, timeoutMs: e.CRMSYNC_EVENT_TIMEOUT_MS },
     logLevel: e.CRMSYNC_LOG_LEVEL,
     fields: fileFields,
   });

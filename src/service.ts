@@ -10,6 +10,7 @@ import { SharedSlotLimiter, TokenBucket, type RateLimiter } from './crm/rate-lim
 import { crms } from './crm/registry.js';
 import type { Crm } from './crm/types.js';
 import type { Engine } from './engine.js';
+import { Deliverer } from './events/deliverer.js';
 import { WebhookIngress } from './ingress/webhook.js';
 import { Mailer } from './mail/mailer.js';
 import { createMetrics } from './metrics.js';
@@ -42,6 +43,8 @@ export interface Service {
   engine: Engine;
   reconciler: Reconciler;
   pool: WorkerPool;
+  /** Sends events to the host application's endpoints. */
+  deliverer: Deliverer;
   sandbox: Sandbox | null;
   crm: Crm;
   accessKey: string;
@@ -138,6 +141,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
 
   const reconciler = new Reconciler(engine);
   const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now(), workerId: engine.workerId, leaseMs: config.leaseMs, log, lingerMs: crm.capabilities.maxBatchLoad > 1 ? 200 : 0 });
+  const deliverer = new Deliverer({ db, clock, log, logger, workerId: engine.workerId, maxAttempts: config.events.maxAttempts, timeoutMs: config.events.timeoutMs });
   const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => [access.value], redact, onStored: () => pool.wake() });
   const app = buildApp(
     {
@@ -145,7 +149,10 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       ingress,
       reconciler,
       apiTokens: () => [token.value],
-      wake: () => pool.wake(),
+      wake: () => {
+        pool.wake();
+        deliverer.wake();
+      },
       bodyLimit: config.bodyLimit,
       health: async () => ({ status: 'ok', crm: crm.name, queue: await countJobs(db) }),
     },
@@ -164,7 +171,10 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       sandbox?.webhooks.setUrl(webhookUrl('update'));
     }
   }
-  if (options.workers !== false) pool.start();
+  if (options.workers !== false) {
+    pool.start();
+    deliverer.start();
+  }
 
   // Housekeeping: history past the retention period goes, hourly (and once at start).
   const prune = async () => {
@@ -180,6 +190,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     engine,
     reconciler,
     pool,
+    deliverer,
     sandbox,
     crm,
     accessKey: access.value,
@@ -191,6 +202,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       clearInterval(pruneTimer);
       await app.close();
       await pool.stop();
+      await deliverer.stop();
       await sandbox?.close();
       mailer.close();
       await db.destroy();

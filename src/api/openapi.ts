@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { credentials, errorBody, logQuery, newUser, queueQuery, tagChange, user, userPatch, userQuery } from './schemas.js';
+import { credentials, deliveryQuery, endpoint, errorBody, logQuery, newEndpoint, newUser, queueQuery, secretRotation, tagChange, user, userPatch, userQuery } from './schemas.js';
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
@@ -41,6 +41,15 @@ export function openApiDocument(serverUrl: string) {
       '/api/queue/dead/replay': { post: { summary: 'Replay every dead letter', responses: { 200: { description: 'Count replayed' }, ...errors } } },
       '/api/queue/dead/{id}/replay': { post: { summary: 'Replay one dead letter', parameters: idParam, responses: { 200: { description: 'The job, pending again' }, ...errors } } },
       '/api/mail': { get: { summary: 'The mail outbox (all mail; without SMTP the only delivery)', responses: { 200: { description: 'Messages' }, ...errors } } },
+      '/api/endpoints': {
+        get: { summary: 'Event endpoints of the host application (secrets are never listed)', responses: { 200: { description: 'Endpoints', ...json(z.object({ endpoints: z.array(endpoint) })) }, ...errors } },
+        post: { summary: 'Register an event endpoint; the answer shows its whsec_ signing secret, once', requestBody: json(newEndpoint), responses: { 201: { description: 'Created, with `secret`', ...json(endpoint) }, ...errors } },
+      },
+      '/api/endpoints/{id}': { delete: { summary: 'Delete an event endpoint and its deliveries', parameters: idParam, responses: { 204: { description: 'Deleted' }, ...errors } } },
+      '/api/endpoints/{id}/rotate': {
+        post: { summary: 'New signing secret (shown once); older ones keep signing for the grace period', parameters: idParam, requestBody: json(secretRotation), responses: { 200: { description: 'Endpoint, with the new `secret`', ...json(endpoint) }, ...errors } },
+      },
+      '/api/endpoints/{id}/deliveries': { get: { summary: 'Deliveries to an endpoint, newest first', parameters: [...idParam, ...queryParams(deliveryQuery)], responses: { 200: { description: 'Deliveries' }, ...errors } } },
     },
   };
 }

@@ -4,6 +4,7 @@ import { listMail } from '../store/mail-outbox.js';
 import { AppError } from '../errors.js';
 import type { AppContext } from './context.js';
 import { requireApiToken } from './auth.js';
+import { endpointsApi } from './endpoints.js';
 import { logApi } from './log.js';
 import { openApiDocument } from './openapi.js';
 import { queueApi } from './queue.js';
@@ -16,6 +17,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   const log = logApi(ctx);
   const queue = queueApi(ctx);
   const account = accountPages(ctx);
+  const endpoints = endpointsApi(ctx);
 
   app.route({ method: ['GET', 'POST'], url: '/', handler: webhookRoute(ctx) });
   app.get('/healthz', async () => ctx.health());
@@ -42,5 +44,10 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
     api.post('/api/queue/dead/replay', queue.replayAll);
     api.post('/api/queue/dead/:id/replay', queue.replay);
     api.get('/api/mail', async () => ({ messages: await listMail(ctx.engine.db, 100) }));
+    api.get('/api/endpoints', endpoints.list);
+    api.post('/api/endpoints', endpoints.create);
+    api.delete('/api/endpoints/:id', endpoints.remove);
+    api.post('/api/endpoints/:id/rotate', endpoints.rotate);
+    api.get('/api/endpoints/:id/deliveries', endpoints.deliveries);
   });
 }

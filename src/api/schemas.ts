@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { EVENT_TYPES } from '../events/types.js';
 import { LOG_LEVELS } from '../store/log.js';
 
 /** Request and response shapes of the REST API: validation and the OpenAPI document use these. */
@@ -65,3 +66,33 @@ export const user = z.object({
 });
 
 export const errorBody = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
+
+const eventType = z.enum(EVENT_TYPES);
+export const newEndpoint = z.object({
+  url: z.url({ protocol: /^https?$/ }).max(2048),
+  /** The event types to send there; all of them when omitted. */
+  events: z.array(eventType).min(1).max(EVENT_TYPES.length).optional(),
+}).strict();
+
+export const secretRotation = z.object({
+  /** How long the previous secrets keep signing alongside the new one (default one day). */
+  graceSeconds: z.number().int().min(0).max(7 * 86_400).default(86_400),
+}).strict();
+
+export const deliveryQuery = z.object({
+  state: z.enum(['pending', 'failed', 'delivered', 'dead']).optional(),
+  limit: z.coerce.number().int().min(1).max(1000).default(100),
+  before: z.coerce.number().int().min(1).max(MAX_ID).optional(),
+}).strict();
+
+export const endpoint = z.object({
+  id: z.number(),
+  url: z.string(),
+  events: z.array(z.string()),
+  enabled: z.boolean(),
+  disabledReason: z.string().nullable(),
+  secrets: z.array(z.object({ createdAt: z.string(), expiresAt: z.string().nullable() })),
+  createdAt: z.string(),
+  /** Only in the answer that created the secret: shown once. */
+  secret: z.string().optional(),
+});

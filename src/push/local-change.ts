@@ -1,6 +1,7 @@
 import type { FieldValues } from '../domain/contact.js';
 import { normaliseTags } from '../domain/tags.js';
 import type { Engine } from '../engine.js';
+import { emitEvents, userChangeEvents } from '../events/emit.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/database.js';
 import { contactKey, enqueueJob, userKey } from '../store/jobs.js';
@@ -24,6 +25,8 @@ export async function registerUser(
     const id = await insertUser(trx, { email: input.email, contactId: null, role: input.role ?? engine.roles.defaultRole, fields: input.fields, tags, crmState: null }, clock.now());
     for (const tag of tags) await recordOperation(trx, { userId: id, kind: 'apply_tag', name: tag, value: null }, clock.now());
     await queuePush(engine, trx, id, null);
+    const role = input.role ?? engine.roles.defaultRole;
+    await emitEvents(trx, [{ type: 'user.created', data: { userId: id, email: input.email.toLowerCase(), contactId: null, role, tags, fields: input.fields, source: 'app' } }, ...userChangeEvents({ userId: id, source: 'app', added: tags })], clock.now());
     await log.write({ level: 'info', source: 'api', userId: id, message: `user #${id} (${input.email}) registered; contact will be found or created in the CRM` }, trx);
     return (await findUser(trx, { id }))!;
   });
@@ -40,6 +43,8 @@ export async function changeUser(engine: Engine, id: number, patch: { fields?: F
     await updateUser(trx, id, { fields, ...(patch.role && { role: patch.role }) }, clock.now());
     for (const [name, value] of changed) await recordOperation(trx, { userId: id, kind: 'set_field', name, value }, clock.now());
     if (changed.length) await queuePush(engine, trx, id, user.contactId);
+    const role = patch.role && patch.role !== user.role ? { from: user.role, to: patch.role } : null;
+    await emitEvents(trx, userChangeEvents({ userId: id, source: 'app', fields: changed.map(([name, to]) => ({ name, from: user.fields[name] ?? null, to })), role }), clock.now());
     const parts = [changed.length ? `fields ${changed.map(([n]) => n).join(', ')}` : '', patch.role && patch.role !== user.role ? `role ${user.role} → ${patch.role}` : ''].filter(Boolean);
     if (parts.length) await log.write({ level: 'info', source: 'api', userId: id, contactId: user.contactId, message: `user #${id} changed by the app: ${parts.join('; ')}` }, trx);
     return (await findUser(trx, { id }))!;
@@ -59,6 +64,7 @@ export async function changeTags(engine: Engine, id: number, change: { apply: st
     for (const t of apply) tags.add(t);
     for (const t of remove) tags.delete(t);
     await setTags(trx, id, user.tags, [...tags]);
+    await emitEvents(trx, userChangeEvents({ userId: id, source: 'app', added: [...tags].filter((t) => !user.tags.includes(t)), removed: user.tags.filter((t) => !tags.has(t)) }), clock.now());
     // Every requested delta is sent, even one that changes nothing locally: the CRM may differ.
     for (const t of apply) await recordOperation(trx, { userId: id, kind: 'apply_tag', name: t, value: null }, clock.now());
     for (const t of remove) await recordOperation(trx, { userId: id, kind: 'remove_tag', name: t, value: null }, clock.now());

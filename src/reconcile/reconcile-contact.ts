@@ -4,6 +4,7 @@ import { merge } from '../domain/merge.js';
 import { nextRole } from '../domain/role.js';
 import { sameTags } from '../domain/tags.js';
 import { sendWelcome } from '../effects/welcome.js';
+import { emitEvents, userChangeEvents } from '../events/emit.js';
 import type { Engine } from '../engine.js';
 import type { Db } from '../store/database.js';
 import { completeJob, enqueueJob, type Job } from '../store/jobs.js';
@@ -70,6 +71,7 @@ export async function reconcileContact(
     report.userId = id;
     report.createdUser = true;
     report.added = [...snapshot.tags].sort();
+    await emitEvents(trx, [{ type: 'user.created', data: { userId: id, email: snapshot.email.toLowerCase(), contactId: crmId, role, tags: report.added, fields: snapshot.fields, source: 'crm' } }, ...userChangeEvents({ userId: id, source: 'crm', added: report.added })], engine.clock.now());
     note('info', `created user #${id} (${snapshot.email}) with role ${role} from contact #${contactId}`, { tags: snapshot.tags, fields: snapshot.fields });
     return job.sendNotification ? findUser(trx, { id }) : null;
   }
@@ -157,6 +159,8 @@ async function applySnapshot(engine: Engine, db: Db, job: Job, user: User, snaps
     { ...(withFields && { fields: result.fields }), role, email, crmState: { tags: [...snapshot.tags].sort(), fields: { ...(user.crmState?.fields ?? {}), ...snapshot.fields } } },
     engine.clock.now(),
   );
+  const events = userChangeEvents({ userId: user.id, source: 'crm', added: result.added, removed: result.removed, fields: result.fieldChanges, role: role !== user.role ? { from: user.role, to: role } : null, email: email !== user.email ? { from: user.email, to: email } : null });
+  await emitEvents(db, events, engine.clock.now());
   await deleteOperations(db, [...result.confirmed, ...result.overridden].map((op) => op.id));
   if (result.recheckAt !== null) {
     // Settle the held operations either way with one more read after the settle window.

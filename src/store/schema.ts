@@ -15,6 +15,8 @@ export interface Database {
   mail_outbox: MailOutboxTable;
   password_tokens: PasswordTokensTable;
   rate_limits: RateLimitsTable;
+  event_endpoints: EventEndpointsTable;
+  event_deliveries: EventDeliveriesTable;
 }
 
 export interface SettingsTable {
@@ -118,4 +120,38 @@ export interface PasswordTokensTable {
 export interface RateLimitsTable {
   name: string;
   next_slot_at: number;
+}
+
+export interface EventEndpointsTable {
+  id: Generated<number>;
+  url: string;
+  /** JSON: [{secret, createdAt, expiresAt}], newest first; expired ones no longer sign. */
+  secrets: string;
+  /** JSON: the event types sent there, or ["*"] for all. */
+  events: string;
+  enabled: number;
+  disabled_reason: string | null;
+  created_at: number;
+  updated_at: number;
+}
+
+export interface EventDeliveriesTable {
+  id: Generated<number>;
+  endpoint_id: number;
+  /** The `webhook-id`: the same for every endpoint and every attempt of one event. */
+  event_id: string;
+  type: string;
+  /** The JSON body exactly as sent (and signed). */
+  payload: string;
+  /** pending | failed (retrying) | delivered | dead */
+  state: string;
+  attempts: number;
+  /** When due; while an attempt is in flight, when its claim expires. */
+  next_attempt_at: number;
+  locked_by: string | null;
+  last_status: number | null;
+  last_error: string | null;
+  created_at: number;
+  updated_at: number;
+  delivered_at: number | null;
 }
