@@ -120,13 +120,26 @@ describe('durability (invariant 1): kill -9 in the middle of a webhook stream', 
           acked.push(id);
           if (acked.length === KILL_AFTER && !killed) {
             killed = true;
-            first.child.kill('SIGKILL');
+            await killWhileRunning();
           }
         } catch (error) {
           if (!killed) throw error;
           failed.push(id);
         }
       }
+    };
+    // Pull the plug while a reconcile pass is running (the slow CRM keeps one inside its pass),
+    // so the restart has an interrupted pass to resume, not only pending ones.
+    const killWhileRunning = async () => {
+      const watch = openDatabase(store.url);
+      const until = Date.now() + 10_000;
+      while (Date.now() < until) {
+        const running = await watch.selectFrom('jobs').select('id').where('state', '=', 'running').executeTakeFirst();
+        if (running) break;
+        await new Promise((r) => setTimeout(r, 5));
+      }
+      first.child.kill('SIGKILL');
+      await watch.destroy();
     };
     await Promise.all(Array.from({ length: IN_FLIGHT }, sender));
     await first.exited;
