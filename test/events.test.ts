@@ -35,6 +35,12 @@ async function addEndpoint(url: string, events?: string[]) {
 
 const deliveries = async (endpointId: number) => (await h!.api('GET', `/api/endpoints/${endpointId}/deliveries`)).body.deliveries as any[];
 const eventLog = async () => ((await h!.api<{ entries: Entry[] }>('GET', '/api/log?limit=1000')).body.entries).filter((e) => e.source === 'events');
+/** Waits until attempt `n` of the endpoint's newest delivery is recorded as failed (its retry time is then set). */
+const failedAttempt = (endpointId: number, n: number) =>
+  eventually(async () => {
+    const [d] = await deliveries(endpointId);
+    return d?.state === 'failed' && d.attempts === n;
+  }, 5000, `attempt ${n} recorded as failed`);
 /** The clock's time in seconds: what a receiver compares webhook-timestamp with. */
 const nowSeconds = () => Math.floor(h!.service.engine.clock.now() / 1000);
 
@@ -123,6 +129,7 @@ describe('events — failures', () => {
     expect(app.received.length).toBe(1);
 
     for (const n of [2, 3]) {
+      await failedAttempt(ep.id, n - 1);
       clock.advance(6 * 3_600_000);
       await eventually(() => app.received.length === n, 5000, `attempt ${n}`);
     }
@@ -162,11 +169,12 @@ describe('events — failures', () => {
     const ep = await addEndpoint(app.url, ['user.created']);
     await h.api('POST', '/api/users', { email: 'frank@example.com' });
     await eventually(() => app.received.length === 1, 5000, 'attempt 1');
+    await failedAttempt(ep.id, 1);
     // Attempt 2: the receiver is gone (connection refused).
     await app.close();
     receivers = receivers.filter((r) => r !== app);
     clock.advance(6 * 3_600_000);
-    await eventually(async () => (await deliveries(ep.id))[0]?.attempts === 2 && (await deliveries(ep.id))[0]?.state === 'failed', 5000, 'attempt 2');
+    await failedAttempt(ep.id, 2);
     expect((await deliveries(ep.id))[0].lastError).toMatch(/ECONNREFUSED|fetch failed/);
     clock.advance(6 * 3_600_000);
     const dead = await eventually(async () => (await deliveries(ep.id)).find((d) => d.state === 'dead'), 5000, 'dead');

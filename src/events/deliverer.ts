@@ -107,6 +107,8 @@ export class Deliverer {
 
   private async deliver(delivery: ClaimedDelivery): Promise<void> {
     const { clock, timeoutMs } = this.options;
+    // Claimed while stopping (only a loop that is running sends): put back, untried.
+    if (!this.running && this.loopDone) return this.record(delivery, { state: 'interrupted' });
     const sentAt = clock.now();
     const headers = signatureHeaders(activeSecrets(delivery.endpoint, sentAt), { id: delivery.eventId, timestamp: Math.floor(sentAt / 1000), body: delivery.payload });
     const controller = new AbortController();

@@ -36,7 +36,12 @@ export async function startReceiver(respond: (request: { body: string; n: number
     },
     /** The events received, parsed, in arrival order. */
     events: () => received.map((r) => ({ ...(JSON.parse(r.body) as { type: string; timestamp: string; data: Record<string, any> }), id: r.headers['webhook-id'] as string, status: r.status })),
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    /** Stops listening and drops every open (keep-alive) connection: the next request is refused. */
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
   };
 }
 
