@@ -7,6 +7,7 @@ import { startCheckpointer } from './checkpointer.js';
 import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 import * as rateLimits from './migrations/2026112802_rate_limits.js';
+import * as events from './migrations/2026112803_events.js';
 
 export type Db = Kysely<Database>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -15,6 +16,7 @@ export type DialectName = 'sqlite' | 'postgres';
 const migrations: Record<string, Migration> = {
   '2026112801_initial': initial,
   '2026112802_rate_limits': rateLimits,
+  '2026112803_events': events,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };
