@@ -29,7 +29,10 @@ export function buildApp(ctx: AppContext, logger?: Logger): FastifyInstance {
     }
   });
 
-  installErrorHandler(app);
+  installErrorHandler(app, {
+    onWebhookError: (request, code, message, error) =>
+      ctx.ingress.rejectedEarly({ method: request.method, url: request.url, headers: request.headers, ip: request.ip ?? null }, code, message, error),
+  });
   registerRoutes(app, ctx);
   return app;
 }

@@ -1,13 +1,20 @@
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { AppError, ERROR_STATUS, errorBody, type ErrorCode } from '../errors.js';
 
 /** The one place that turns errors into HTTP answers. */
-export function installErrorHandler(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError | Error, request, reply) => {
+export function installErrorHandler(
+  app: FastifyInstance,
+  options: { onWebhookError?: (request: FastifyRequest, code: ErrorCode, message: string, error: Error) => Promise<void> } = {},
+): void {
+  app.setErrorHandler(async (error: FastifyError | Error, request, reply) => {
     const { code, message } = classify(error);
     if (code === 'internal_error') request.log.error({ err: error }, 'unhandled error');
-    void reply.status(ERROR_STATUS[code]).send(errorBody(code, message));
+    // Webhooks refused before the handler ran (too large, wrong content type) are logged too.
+    if (options.onWebhookError && (request.url === '/' || request.url.startsWith('/?'))) {
+      await options.onWebhookError(request, code, message, error).catch((err: unknown) => request.log.error({ err }, 'could not log a rejected webhook'));
+    }
+    return reply.status(ERROR_STATUS[code]).send(errorBody(code, message));
   });
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));

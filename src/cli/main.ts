@@ -2,6 +2,7 @@
 import { Command, InvalidArgumentError } from 'commander';
 import { serveCommand } from './serve.js';
 import { sandboxCommand } from './sandbox.js';
+import { doctorCommand } from './doctor.js';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -31,5 +32,12 @@ program
   .option('--webhook-url <url>', "crmsync's webhook URL to notify on changes (with wpf_action and access_key)")
   .option('--no-seed', 'start without demo contacts')
   .action(sandboxCommand);
+
+program
+  .command('doctor')
+  .description('check the set-up: configuration, database, CRM credentials, the public webhook URL (the service must be running), clock skew')
+  .option('--sandbox-port <port>', 'port of the sandbox CRM embedded in `crmsync serve` when CRMSYNC_CRM=sandbox', int('port'), 8788)
+  .option('--timeout <seconds>', 'how long to wait for the public webhook URL', int('timeout'), 10)
+  .action(doctorCommand);
 
 await program.parseAsync(process.argv);

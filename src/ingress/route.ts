@@ -17,7 +17,7 @@ export function webhookRoute(ctx: AppContext) {
       },
       { debug },
     );
-    if (outcome.kind === 'test') return { success: true };
+    if (outcome.kind === 'test') return outcome.probe ? { success: true, probe: outcome.probe } : { success: true };
     if (outcome.kind === 'debug') return reply.type('text/html; charset=utf-8').send(outcome.html);
     if (outcome.kind === 'ignored') return { status: 'ignored', reason: outcome.reason };
     if (outcome.kind === 'handshake') return reply.status(outcome.status).headers(outcome.headers).send(outcome.body ?? '');

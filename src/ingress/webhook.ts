@@ -13,6 +13,11 @@ import { GroupCommit } from './group-commit.js';
 import { ingestWebhooks, type IncomingWebhook, type IngestResult } from './ingest.js';
 import { parseWebhookParams, pickParam, WEBHOOK_PARAMS } from './webhook-params.js';
 
+/** The probe value `crmsync doctor` may send with the `test` action (echoed back when well-formed). */
+const PROBE = /^[A-Za-z0-9_-]{1,64}$/;
+
+const EARLY_CODES = new Set(['payload_too_large', 'unsupported_media_type', 'malformed_body', 'invalid_request']);
+
 export interface RawWebhook {
   method: string;
   url: string;
@@ -22,7 +27,7 @@ export interface RawWebhook {
 }
 
 export type WebhookOutcome =
-  | { kind: 'test' }
+  | { kind: 'test'; probe?: string }
   | { kind: 'queued'; action: string; contacts: string[] }
   | { kind: 'debug'; html: string }
   | { kind: 'ignored'; reason: string }
@@ -51,15 +56,31 @@ export class WebhookIngress {
     const { engine } = this.deps;
     const url = new URL(raw.url, 'http://localhost');
     const contentType = String(raw.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
-    const fields = parseBody(raw.body, contentType);
+    let fields: Record<string, unknown>;
+    try {
+      fields = parseBody(raw.body, contentType);
+    } catch (error) {
+      if (error instanceof AppError) await this.reject(error.code, `webhook refused: ${error.message}`, this.shape(raw, url.searchParams, contentType, {}), raw, error);
+      throw error;
+    }
     const shape = this.shape(raw, url.searchParams, contentType, fields);
 
     if (!accessKeyMatches(pickParam(url.searchParams, fields, 'access_key'), this.deps.accessKeys())) {
-      await this.reject('invalid_access_key', 'webhook refused: missing or wrong access key', shape);
+      await this.reject('invalid_access_key', 'webhook refused: missing or wrong access key', shape, raw);
       throw new AppError('invalid_access_key', 'missing or wrong access_key');
     }
-    const params = parseWebhookParams(url.searchParams, fields);
-    if (params.action === 'test') return { kind: 'test' };
+    let params;
+    try {
+      params = parseWebhookParams(url.searchParams, fields);
+    } catch (error) {
+      if (error instanceof AppError) await this.reject(error.code, `webhook refused: ${error.message}`, shape, raw, error);
+      throw error;
+    }
+    if (params.action === 'test') {
+      // `crmsync doctor` sends a probe value to see that query parameters survive proxies on the way.
+      const probe = url.searchParams.get('crmsync_probe');
+      return probe !== null && PROBE.test(probe) ? { kind: 'test', probe } : { kind: 'test' };
+    }
 
     const request: WebhookRequest = { method: raw.method, url: raw.url, publicUrl: engine.publicUrl + raw.url, headers: raw.headers, body: raw.body, fields };
     let parsed: WebhookParse;
@@ -69,7 +90,7 @@ export class WebhookIngress {
     } catch (error) {
       // The adapter refuses a bad signature or a payload it cannot read: a typed 4xx, never a 500.
       if (!(error instanceof CrmWebhookError)) throw error;
-      await this.reject(error.code, `webhook refused: ${error.message}`, shape);
+      await this.reject(error.code, `webhook refused: ${error.message}`, shape, raw);
       throw new AppError(error.code, error.message);
     }
     if (parsed.handshake) {
@@ -82,7 +103,7 @@ export class WebhookIngress {
       return { kind: 'ignored', reason: parsed.ignored };
     }
     if (contactIds.length === 0) {
-      await this.reject('contact_not_identified', 'webhook refused: no contact_id in the URL and none found in the payload', shape);
+      await this.reject('contact_not_identified', 'webhook refused: no contact_id in the URL and none found in the payload', shape, raw);
       throw new AppError('contact_not_identified', 'no contact_id in the URL and none found in the payload');
     }
 
@@ -139,11 +160,41 @@ export class WebhookIngress {
     });
   }
 
-  private async reject(code: string, message: string, shape: Record<string, unknown>): Promise<void> {
+  /**
+   * Logs a refused webhook with the reason, the source address and the size, so "the CRM says it
+   * sent it" can be answered. `error`, when given, is remembered so the error path does not log it again.
+   */
+  private async reject(code: string, message: string, shape: Record<string, unknown>, raw: RawWebhook | { ip: string | null; bytes: number }, error?: Error): Promise<void> {
     const { engine } = this.deps;
+    const bytes = 'body' in raw ? raw.body.length : raw.bytes;
+    if (error) this.logged.add(error);
     engine.metrics.webhooksRejected.inc({ code });
-    await engine.log.write({ level: 'error', source: 'webhook', message, context: { code, request: shape } });
+    const from = raw.ip ?? 'unknown address';
+    await engine.log.write({
+      level: 'error',
+      source: 'webhook',
+      message: `${message} (from ${from}, ${bytes} bytes)`,
+      context: { code, sourceIp: raw.ip, bytes, request: shape },
+    });
   }
+
+  /**
+   * A webhook request refused before the handler ran (body too large, unsupported content type,
+   * unreadable body): called from the route's error hook. Errors the handler already logged are skipped.
+   */
+  async rejectedEarly(request: { method: string; url: string; headers: Record<string, string | string[] | undefined>; ip: string | null }, code: string, message: string, error: Error): Promise<void> {
+    // Only what never reached the handler: everything the handler refuses is logged there.
+    if (this.logged.has(error) || !EARLY_CODES.has(code)) return;
+    const url = new URL(request.url, 'http://localhost');
+    const contentType = String(request.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
+    const declared = Number(request.headers['content-length']);
+    const bytes = Number.isFinite(declared) && declared >= 0 ? declared : 0;
+    const raw: RawWebhook = { method: request.method, url: request.url, headers: request.headers, body: Buffer.alloc(0), ip: request.ip };
+    const shape = { ...this.shape(raw, url.searchParams, contentType, {}), bytes };
+    await this.reject(code, `webhook refused: ${message}`, shape, { ip: request.ip, bytes }, error);
+  }
+
+  private readonly logged = new WeakSet<Error>();
 }
 
 /** Form and JSON bodies become fields; anything else with a body is refused (415). */

@@ -82,6 +82,14 @@ function withStatementCache(sqlite: SQLite.Database, beforeClose: () => void = (
   };
 }
 
+/** Migrations this build has that the database has not run yet (read-only: for `crmsync doctor`). */
+export async function pendingMigrations(db: Db): Promise<string[]> {
+  const schema =
+    dialectOf(db) === 'postgres' ? (await sql<{ schema: string }>`select current_schema() as schema`.execute(db)).rows[0]?.schema : undefined;
+  const migrator = new Migrator({ db, provider, ...(schema && { migrationTableSchema: schema }) });
+  return (await migrator.getMigrations()).filter((m) => m.executedAt === undefined).map((m) => m.name);
+}
+
 export async function migrate(db: Db): Promise<void> {
   // On PostgreSQL, keep Kysely's bookkeeping in our own schema (the search_path's first), or it
   // would find another schema's migration tables in a shared database and skip creating ours.
