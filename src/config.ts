@@ -44,6 +44,7 @@ const envSchema = z.object({
   CRMSYNC_LEASE_MS: int(30_000, 1000, 3_600_000),
   CRMSYNC_BODY_LIMIT: int(1_048_576, 1024, 16 * 1_048_576),
   CRMSYNC_RETENTION_DAYS: int(30, 1, 3650),
+  CRMSYNC_ROTATION_GRACE_HOURS: int(24, 0, 720),
   CRMSYNC_EVENT_MAX_ATTEMPTS: int(15, 1, 100),
   CRMSYNC_EVENT_TIMEOUT_MS: int(15_000, 100, 300_000),
   CRMSYNC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
@@ -76,6 +77,8 @@ export interface Config {
   retentionDays: number;
   /** Events to the host application: attempts before a delivery is dead, timeout per request. */
   events: { maxAttempts: number; timeoutMs: number };
+  /** How long a rotated access key or API token keeps working. */
+  rotationGraceMs: number;
   logLevel: string;
   fields: Record<string, string>;
 }
@@ -137,6 +140,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     bodyLimit: e.CRMSYNC_BODY_LIMIT,
     retentionDays: e.CRMSYNC_RETENTION_DAYS,
     events: { maxAttempts: e.CRMSYNC_EVENT_MAX_ATTEMPTS, timeoutMs: e.CRMSYNC_EVENT_TIMEOUT_MS },
+    rotationGraceMs: e.CRMSYNC_ROTATION_GRACE_HOURS * 3_600_000,
     logLevel: e.CRMSYNC_LOG_LEVEL,
     fields: fileFields,
   });

@@ -17,12 +17,16 @@ import { createMetrics } from './metrics.js';
 import { Reconciler } from './reconcile/reconciler.js';
 import { WorkerPool } from './reconcile/worker-pool.js';
 import { createRedactor } from './redact.js';
+import { Credential } from './credentials.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
 import { dialectOf, migrate, openDatabase } from './store/database.js';
 import { countJobs, reclaimExpiredJobs } from './store/jobs.js';
 import { pushBackSlots, reserveSlots } from './store/rate-limits.js';
 import { pruneHistory } from './store/retention.js';
 import { getOrCreateSetting } from './store/settings.js';
+
+/** How soon a rotation made by another instance (or the CLI) is seen here. */
+const CREDENTIAL_REFRESH_MS = 5_000;
 
 export interface ServiceOptions {
   clock?: Clock;
@@ -49,6 +53,8 @@ export interface Service {
   crm: Crm;
   accessKey: string;
   apiToken: string;
+  /** The access key and API token as objects that rotate and refresh. */
+  credentials: { accessKey: Credential; apiToken: Credential };
   /** Which secrets were generated at this start (so the CLI can say so). */
   generated: { accessKey: boolean; apiToken: boolean };
   url: string;
@@ -56,22 +62,20 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-const newSecret = () => randomBytes(24).toString('base64url');
-
 /** Wires every part together from a validated config, starts it, and returns handles to it. */
 export async function startService(config: Readonly<Config>, options: ServiceOptions = {}): Promise<Service> {
   const clock = options.clock ?? systemClock;
   const db = openDatabase(config.databaseUrl);
   await migrate(db);
 
-  const access = config.accessKey ? { value: config.accessKey, created: false } : await getOrCreateSetting(db, 'access_key', newSecret);
-  const token = config.apiToken ? { value: config.apiToken, created: false } : await getOrCreateSetting(db, 'api_token', newSecret);
+  const access = await Credential.open(db, 'access_key', config.accessKey, clock);
+  const token = await Credential.open(db, 'api_token', config.apiToken, clock);
 
   let sandbox: Sandbox | null = null;
   let crmUrl = config.crm.url;
   let crmKey = config.crm.apiKey;
   let publicUrl = config.publicUrl;
-  const webhookUrl = (action = 'update') => `${publicUrl}/?wpf_action=${action}&access_key=${encodeURIComponent(access.value)}`;
+  const webhookUrl = (action = 'update') => `${publicUrl}/?wpf_action=${action}&access_key=${encodeURIComponent(access.current)}`;
   if (config.crm.name === 'sandbox' && !crmUrl) {
     const sandboxKey = await getOrCreateSetting(db, 'sandbox_api_key', () => randomBytes(16).toString('hex'));
     sandbox = await startSandbox({
@@ -85,8 +89,8 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     crmUrl = sandbox.url;
     crmKey = sandbox.apiKey;
   }
-  const secrets = [access.value, token.value, crmKey, config.crm.webhookSecret, config.smtpUrl ? new URL(config.smtpUrl).password : null];
-  const redact = createRedactor(() => secrets);
+  const secrets = () => [...access.secrets(), ...token.secrets(), crmKey, config.crm.webhookSecret, config.smtpUrl ? new URL(config.smtpUrl).password : null];
+  const redact = createRedactor(secrets);
   const logger =
     options.logger ??
     pino({ level: config.logLevel, redact: { paths: ['req.headers.authorization', '*.access_key', '*.apiKey', '*.token'], censor: '[redacted]' } });
@@ -142,13 +146,14 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   const reconciler = new Reconciler(engine);
   const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now(), workerId: engine.workerId, leaseMs: config.leaseMs, log, lingerMs: crm.capabilities.maxBatchLoad > 1 ? 200 : 0 });
   const deliverer = new Deliverer({ db, clock, log, logger, workerId: engine.workerId, maxAttempts: config.events.maxAttempts, timeoutMs: config.events.timeoutMs });
-  const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => [access.value], redact, onStored: () => pool.wake() });
+  const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => access.valid(), redact, onStored: () => pool.wake() });
   const app = buildApp(
     {
       engine,
       ingress,
       reconciler,
-      apiTokens: () => [token.value],
+      apiTokens: () => token.valid(),
+      credentials: { accessKey: access, apiToken: token, graceMs: config.rotationGraceMs },
       wake: () => {
         pool.wake();
         deliverer.wake();
@@ -185,6 +190,15 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   pruneTimer.unref();
   await prune();
 
+  // The embedded sandbox must call with the current key; other instances' rotations are read
+  // from the database every few seconds.
+  access.onChange(() => sandbox?.webhooks.setUrl(webhookUrl('update')));
+  const refreshCredentials = setInterval(
+    () => void Promise.all([access.refresh(), token.refresh()]).catch((err) => logger.error({ err }, 'reading credentials failed')),
+    CREDENTIAL_REFRESH_MS,
+  );
+  refreshCredentials.unref();
+
   return {
     app,
     engine,
@@ -193,13 +207,19 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     deliverer,
     sandbox,
     crm,
-    accessKey: access.value,
-    apiToken: token.value,
+    get accessKey() {
+      return access.current;
+    },
+    get apiToken() {
+      return token.current;
+    },
+    credentials: { accessKey: access, apiToken: token },
     generated: { accessKey: access.created, apiToken: token.created },
     url,
     webhookUrl,
     async stop() {
       clearInterval(pruneTimer);
+      clearInterval(refreshCredentials);
       await app.close();
       await pool.stop();
       await deliverer.stop();

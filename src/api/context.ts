@@ -1,3 +1,4 @@
+import type { Credential } from '../credentials.js';
 import type { Engine } from '../engine.js';
 import type { WebhookIngress } from '../ingress/webhook.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
@@ -9,6 +10,8 @@ export interface AppContext {
   reconciler: Reconciler;
   /** Valid API tokens (a list, so a rotated token can keep working for a while). */
   apiTokens: () => readonly string[];
+  /** The rotatable secrets, and how long a rotated one keeps working by default. */
+  credentials: { accessKey: Credential; apiToken: Credential; graceMs: number };
   /** Signals the workers that new work is queued. */
   wake: () => void;
   bodyLimit: number;

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { credentials, deliveryQuery, endpoint, errorBody, logQuery, newEndpoint, newUser, queueQuery, secretRotation, tagChange, user, userPatch, userQuery } from './schemas.js';
+import { credentialKind, credentials, deliveryQuery, endpoint, errorBody, logQuery, newEndpoint, newUser, queueQuery, rotation, secretRotation, tagChange, user, userPatch, userQuery } from './schemas.js';
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' });
@@ -50,6 +50,15 @@ export function openApiDocument(serverUrl: string) {
         post: { summary: 'New signing secret (shown once); older ones keep signing for the grace period', parameters: idParam, requestBody: json(secretRotation), responses: { 200: { description: 'Endpoint, with the new `secret`', ...json(endpoint) }, ...errors } },
       },
       '/api/endpoints/{id}/deliveries': { get: { summary: 'Deliveries to an endpoint, newest first', parameters: [...idParam, ...queryParams(deliveryQuery)], responses: { 200: { description: 'Deliveries' }, ...errors } } },
+      '/api/credentials': { get: { summary: 'Where the access key and API token come from and when they were rotated (never their values)', responses: { 200: { description: '`{accessKey, apiToken}`' }, ...errors } } },
+      '/api/credentials/{kind}/rotate': {
+        post: {
+          summary: 'A new access key or API token (shown once); the previous one keeps working for the grace period (CRMSYNC_ROTATION_GRACE_HOURS unless `graceHours` is given)',
+          parameters: [{ name: 'kind', in: 'path', required: true, schema: schema(credentialKind) }],
+          requestBody: json(rotation),
+          responses: { 200: { description: '`{kind, value, previousValidUntil}`' }, ...errors },
+        },
+      },
     },
   };
 }

@@ -4,6 +4,7 @@ import { listMail } from '../store/mail-outbox.js';
 import { AppError } from '../errors.js';
 import type { AppContext } from './context.js';
 import { requireApiToken } from './auth.js';
+import { credentialsApi } from './credentials.js';
 import { endpointsApi } from './endpoints.js';
 import { logApi } from './log.js';
 import { openApiDocument } from './openapi.js';
@@ -18,6 +19,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   const queue = queueApi(ctx);
   const account = accountPages(ctx);
   const endpoints = endpointsApi(ctx);
+  const credentials = credentialsApi(ctx);
 
   app.route({ method: ['GET', 'POST'], url: '/', handler: webhookRoute(ctx) });
   app.get('/healthz', async () => ctx.health());
@@ -49,5 +51,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
     api.delete('/api/endpoints/:id', endpoints.remove);
     api.post('/api/endpoints/:id/rotate', endpoints.rotate);
     api.get('/api/endpoints/:id/deliveries', endpoints.deliveries);
+    api.get('/api/credentials', credentials.list);
+    api.post('/api/credentials/:kind/rotate', credentials.rotate);
   });
 }

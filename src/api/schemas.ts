@@ -96,3 +96,10 @@ export const endpoint = z.object({
   /** Only in the answer that created the secret: shown once. */
   secret: z.string().optional(),
 });
+
+export const credentialKind = z.enum(['access-key', 'api-token']);
+
+export const rotation = z.object({
+  /** Override of CRMSYNC_ROTATION_GRACE_HOURS for this rotation (0 = the old value stops now). */
+  graceHours: z.number().int().min(0).max(720).optional(),
+}).strict();

@@ -3,6 +3,7 @@ import { Command, InvalidArgumentError } from 'commander';
 import { serveCommand } from './serve.js';
 import { sandboxCommand } from './sandbox.js';
 import { doctorCommand } from './doctor.js';
+import { rotateCommand } from './rotate.js';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -39,5 +40,15 @@ program
   .option('--sandbox-port <port>', 'port of the sandbox CRM embedded in `crmsync serve` when CRMSYNC_CRM=sandbox', int('port'), 8788)
   .option('--timeout <seconds>', 'how long to wait for the public webhook URL', int('timeout'), 10)
   .action(doctorCommand);
+
+program
+  .command('rotate')
+  .description('replace the webhook access key or the API token; the old value keeps working for a grace period')
+  .argument('<what>', 'access-key or api-token', (value: string) => {
+    if (value !== 'access-key' && value !== 'api-token') throw new InvalidArgumentError('must be access-key or api-token');
+    return value;
+  })
+  .option('--grace-hours <hours>', 'how long the old value keeps working (default: CRMSYNC_ROTATION_GRACE_HOURS, 24)', int('grace'))
+  .action(rotateCommand);
 
 await program.parseAsync(process.argv);

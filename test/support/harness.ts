@@ -12,6 +12,8 @@ export interface Harness {
   sandbox: NonNullable<Service['sandbox']>;
   /** The SQLite file, when the test runs on SQLite (null on PostgreSQL: use service.engine.db). */
   dbFile: string | null;
+  /** CRMSYNC_DATABASE_URL of this service (for a CLI run against the same database). */
+  databaseUrl: string;
   /** Calls crmsync's API with the bearer token. */
   api<T = any>(method: string, path: string, body?: unknown): Promise<{ status: number; body: T }>;
   /** Sends a webhook the way a CRM does (GET with the WP Fusion query string). */
@@ -25,13 +27,22 @@ export interface Harness {
  * crmsync with its embedded sandbox CRM, on random ports and a fresh SQLite file: the real
  * service, as `crmsync serve` starts it, with the sandbox unlimited unless told otherwise.
  */
-export async function startHarness(options: { clock?: Clock; workers?: boolean; env?: Record<string, string>; sandboxRateLimit?: number; sandboxLatencyMs?: number } = {}): Promise<Harness> {
+export async function startHarness(
+  options: {
+    clock?: Clock;
+    workers?: boolean;
+    env?: Record<string, string>;
+    sandboxRateLimit?: number;
+    sandboxLatencyMs?: number;
+    /** Let the service generate and store its access key and API token (rotatable), instead of fixed test values. */
+    storedSecrets?: boolean;
+  } = {},
+): Promise<Harness> {
   const database = await testDatabase();
   const config = loadConfig({
     PORT: '0',
     CRMSYNC_DATABASE_URL: database.url,
-    CRMSYNC_ACCESS_KEY: ACCESS_KEY,
-    CRMSYNC_API_TOKEN: API_TOKEN,
+    ...(!options.storedSecrets && { CRMSYNC_ACCESS_KEY: ACCESS_KEY, CRMSYNC_API_TOKEN: API_TOKEN }),
     CRMSYNC_CRM_RATE_LIMIT: '1000',
     CRMSYNC_WORKERS: '2',
     ...options.env,
@@ -49,17 +60,18 @@ export async function startHarness(options: { clock?: Clock; workers?: boolean; 
     service,
     sandbox: service.sandbox!,
     dbFile: database.sqliteFile,
+    databaseUrl: database.url,
     async api(method, path, body) {
       const res = await fetch(base + path, {
         method,
-        headers: { authorization: `Bearer ${API_TOKEN}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
+        headers: { authorization: `Bearer ${service.apiToken}`, ...(body !== undefined && { 'content-type': 'application/json' }) },
         body: body === undefined ? undefined : JSON.stringify(body),
       });
       const text = await res.text();
       return { status: res.status, body: text ? JSON.parse(text) : null };
     },
     async webhook(params, init) {
-      const qs = new URLSearchParams({ access_key: ACCESS_KEY, ...params });
+      const qs = new URLSearchParams({ access_key: service.accessKey, ...params });
       const res = await fetch(`${base}/?${qs}`, init);
       const text = await res.text();
       let body: unknown = text;
