@@ -31,6 +31,9 @@ export interface CrmResponse<T> {
   headers: Headers;
 }
 
+/** Longer 429 waits go back to the queue instead of holding a worker. */
+const LONGEST_IN_CALL_WAIT_MS = 60_000;
+
 /** Parses Retry-After: delta-seconds or an HTTP date. Defaults to one second. */
 export function retryAfterMs(header: string | null, now = Date.now()): number {
   if (!header) return 1000;
@@ -56,7 +59,31 @@ export function waitAfter429(headers: Headers, now = Date.now()): number {
   }
   const interval = Number(headers.get('x-hubspot-ratelimit-interval-milliseconds'));
   if (headers.get('x-hubspot-ratelimit-remaining') === '0' && interval > 0) return interval;
+  const keap = keapQuotaWait(headers, now);
+  if (keap !== null) return keap;
   return 1000;
+}
+
+/**
+ * Keap sends no Retry-After. Its quota headers say which bucket is empty: the daily quota
+ * (`…-quota-available: 0`) lasts until its expiry time, or the documented 00:00 UTC reset when
+ * that header is missing or unreadable; the per-minute throttle (`…-throttle-available: 0`) for
+ * its interval.
+ */
+function keapQuotaWait(headers: Headers, now: number): number | null {
+  if (headers.get('x-keap-product-quota-available') === '0') {
+    const expiry = Number(headers.get('x-keap-product-quota-expiry-time'));
+    const at = expiry > 1e12 ? expiry : expiry > 1e9 ? expiry * 1000 : NaN;
+    if (at > now) return at - now;
+    const midnight = new Date(now);
+    midnight.setUTCHours(24, 0, 0, 0);
+    return midnight.getTime() - now;
+  }
+  if (headers.get('x-keap-product-throttle-available') === '0') {
+    const unit = { second: 1000, minute: 60_000, hour: 3_600_000 }[headers.get('x-keap-product-throttle-time-unit') ?? 'minute'] ?? 60_000;
+    return unit * Math.max(1, Number(headers.get('x-keap-product-throttle-interval')) || 1);
+  }
+  return null;
 }
 
 export class CrmHttp {
@@ -96,7 +123,9 @@ export class CrmHttp {
         const wait = waitAfter429(response.headers);
         this.options.limiter.pauseFor(wait);
         await response.body?.cancel();
-        if (waits < maxWaits) continue;
+        // A long wait (an exhausted daily quota) is not slept through here: the queue reschedules
+        // the work for then and the worker is free meanwhile.
+        if (waits < maxWaits && wait <= LONGEST_IN_CALL_WAIT_MS) continue;
         throw new CrmError('rate_limited', `${method} ${url.pathname}: rate limited (429)`, 429, wait);
       }
       const text = await response.text();
