@@ -13,7 +13,18 @@ export interface CrmHttpOptions {
   timeoutMs: number;
   /** How many 429s one call absorbs (waiting each time) before giving up to the queue. */
   maxRateLimitWaits?: number;
-  onCall?: (outcome: { status: number; rateLimited: boolean }) => void;
+  onCall?: (outcome: CallOutcome) => void;
+}
+
+/** What one HTTP call to the CRM came back with (for metrics and the doctor's checks). */
+export interface CallOutcome {
+  /** 0 when no response came (network error, timeout). */
+  status: number;
+  rateLimited: boolean;
+  headers?: Headers;
+  /** Local time when the request was sent and when its response headers arrived. */
+  sentAt?: number;
+  receivedAt?: number;
 }
 
 export interface CrmRequest {
@@ -110,6 +121,7 @@ export class CrmHttp {
     for (let waits = 0; ; waits++) {
       await this.options.limiter.take();
       let response: Response;
+      const sentAt = Date.now();
       try {
         response = await fetch(url, { method, headers, body, signal: AbortSignal.timeout(this.options.timeoutMs) });
       } catch (error) {
@@ -118,7 +130,7 @@ export class CrmHttp {
         throw new CrmError('transient', `${method} ${url.pathname}: ${reason}`);
       }
       const rateLimited = response.status === 429;
-      this.options.onCall?.({ status: response.status, rateLimited });
+      this.options.onCall?.({ status: response.status, rateLimited, headers: response.headers, sentAt, receivedAt: Date.now() });
       if (rateLimited) {
         const wait = waitAfter429(response.headers);
         this.options.limiter.pauseFor(wait);

@@ -1,4 +1,5 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../domain/contact.js';
+import type { CallOutcome } from './http.js';
 import type { RateLimiter } from './rate-limiter.js';
 import type { Clock } from '../clock.js';
 
@@ -89,7 +90,7 @@ export interface CrmOptions {
   /** Per-request timeout. */
   timeoutMs: number;
   /** Called once per HTTP call made to the CRM and per 429 received (metrics). */
-  onCall?: (outcome: { status: number; rateLimited: boolean }) => void;
+  onCall?: (outcome: CallOutcome) => void;
 }
 
 export type CrmFactory = (options: CrmOptions) => Crm;

@@ -28,7 +28,6 @@ export async function checkCrmCredentials(config: Readonly<Config>, target: CrmT
   const name = 'CRM credentials';
   const module = crms[config.crm.name];
   const seen: { headers: Headers | null; localMs: number; signs: boolean } = { headers: null, localMs: Date.now(), signs: false };
-  const base = target.url.replace(/\/?$/, '/');
   const crm = module.create({
     baseUrl: target.url,
     apiKey: target.apiKey,
@@ -37,20 +36,13 @@ export async function checkCrmCredentials(config: Readonly<Config>, target: CrmT
     limiter: new TokenBucket({ requests: 5, perMs: 1000 }),
     clock: systemClock,
     timeoutMs: Math.min(config.crm.timeoutMs, 15_000),
+    onCall: ({ headers, sentAt, receivedAt }) => {
+      if (!headers || sentAt === undefined || receivedAt === undefined) return;
+      seen.headers = headers;
+      seen.localMs = Math.round((sentAt + receivedAt) / 2);
+    },
   });
   seen.signs = crm.capabilities.signsWebhooks;
-  // The adapter hides response headers; watch the CRM's responses for the duration of this one call.
-  const realFetch = globalThis.fetch;
-  globalThis.fetch = async (input, init) => {
-    const started = Date.now();
-    const response = await realFetch(input, init);
-    const url = typeof input === 'string' ? input : input instanceof URL ? input.href : input.url;
-    if (url.startsWith(base) || url.startsWith(target.url)) {
-      seen.headers = response.headers;
-      seen.localMs = Math.round((started + Date.now()) / 2);
-    }
-    return response;
-  };
   try {
     const tags = await crm.listTags();
     return { result: ok(name, `${crm.name} at ${target.url} answered a read (${tags.length} tags)`), ...seen };
@@ -66,8 +58,6 @@ export async function checkCrmCredentials(config: Readonly<Config>, target: CrmT
       return { result: fail(name, `${crm.name} answered 404 at ${target.url}: wrong API URL`, 'check CRMSYNC_CRM_URL (the account\'s API base URL, as the CRM shows it in its API settings)'), ...seen };
     }
     return { result: fail(name, `cannot read from ${crm.name} at ${target.url}: ${e.message}`, 'check CRMSYNC_CRM_URL, the server\'s outbound network access (DNS, firewall, proxy), and that the CRM is up'), ...seen };
-  } finally {
-    globalThis.fetch = realFetch;
   }
 }
 
