@@ -1,6 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import { CrmWebhookError } from '../errors.js';
+import { verifyTimestampedHmac } from '../signature.js';
 import type { WebhookParse, WebhookRequest } from '../types.js';
 
 /** "Reject stale timestamps to guard against replays — 5 minutes is" the documented tolerance. */
@@ -19,29 +19,7 @@ export function verifyWebhook(request: WebhookRequest, secret: string | null, cl
   }
   const header = headerValue(request.headers['x-kit-signature']);
   if (!header) throw new CrmWebhookError('invalid_signature', 'Kit webhook has no X-Kit-Signature header (legacy rule webhooks are unsigned: use a webhook endpoint)');
-  let timestamp: string | null = null;
-  const signatures: string[] = [];
-  for (const part of header.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (key === 't') timestamp = value;
-    else if (key === 'v1') signatures.push(value);
-  }
-  if (!timestamp || !/^\d+$/.test(timestamp) || signatures.length === 0) {
-    throw new CrmWebhookError('invalid_signature', 'Kit X-Kit-Signature header is malformed (expected t=…,v1=…)');
-  }
-  if (Math.abs(clock.now() - Number(timestamp) * 1000) > SIGNATURE_TOLERANCE_MS) {
-    throw new CrmWebhookError('invalid_signature', 'Kit webhook signature timestamp is outside the 5-minute window');
-  }
-  const expected = createHmac('sha256', secret).update(`${timestamp}.`).update(request.body).digest();
-  const ok = signatures.some((candidate) => {
-    if (!/^[0-9a-fA-F]+$/.test(candidate) || candidate.length % 2 !== 0) return false;
-    const given = Buffer.from(candidate, 'hex');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
-  if (!ok) throw new CrmWebhookError('invalid_signature', 'Kit webhook signature does not match');
+  verifyTimestampedHmac({ crm: 'Kit', header: 'X-Kit-Signature', value: header, secret, body: request.body, now: clock.now(), toleranceMs: SIGNATURE_TOLERANCE_MS });
 }
 
 /**

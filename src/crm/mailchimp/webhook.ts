@@ -1,6 +1,6 @@
-import { createHmac, timingSafeEqual } from 'node:crypto';
 import type { Clock } from '../../clock.js';
 import { CrmWebhookError } from '../errors.js';
+import { verifyTimestampedHmac } from '../signature.js';
 import type { WebhookParse, WebhookRequest } from '../types.js';
 import { subscriberHash } from './mappers.js';
 
@@ -20,29 +20,7 @@ export function verifyWebhook(request: WebhookRequest, secret: string | null, cl
   if (isValidationGet(request)) return;
   const header = headerValue(request.headers['x-mailchimp-signature']);
   if (!header) throw new CrmWebhookError('invalid_signature', 'Mailchimp webhook has no X-Mailchimp-Signature header (CRMSYNC_CRM_WEBHOOK_SECRET is set, so every delivery must be signed)');
-  let timestamp: string | null = null;
-  const signatures: string[] = [];
-  for (const part of header.split(',')) {
-    const eq = part.indexOf('=');
-    if (eq < 0) continue;
-    const key = part.slice(0, eq).trim();
-    const value = part.slice(eq + 1).trim();
-    if (key === 't') timestamp = value;
-    else if (key === 'v1') signatures.push(value);
-  }
-  if (!timestamp || !/^\d+$/.test(timestamp) || signatures.length === 0) {
-    throw new CrmWebhookError('invalid_signature', 'Mailchimp X-Mailchimp-Signature header is malformed (expected t=…,v1=…)');
-  }
-  if (Math.abs(clock.now() - Number(timestamp) * 1000) > SIGNATURE_TOLERANCE_MS) {
-    throw new CrmWebhookError('invalid_signature', 'Mailchimp webhook signature timestamp is outside the 5-minute window');
-  }
-  const expected = createHmac('sha256', secret).update(`${timestamp}.`).update(request.body).digest();
-  const ok = signatures.some((candidate) => {
-    if (!/^[0-9a-fA-F]+$/.test(candidate)) return false;
-    const given = Buffer.from(candidate, 'hex');
-    return given.length === expected.length && timingSafeEqual(given, expected);
-  });
-  if (!ok) throw new CrmWebhookError('invalid_signature', 'Mailchimp webhook signature does not match');
+  verifyTimestampedHmac({ crm: 'Mailchimp', header: 'X-Mailchimp-Signature', value: header, secret, body: request.body, now: clock.now(), toleranceMs: SIGNATURE_TOLERANCE_MS });
 }
 
 /** The webhook validator's check: a GET with no payload. */
