@@ -17,7 +17,7 @@ describe('resolveField: who wins for one field', () => {
     ['crm: an empty CRM value does not erase', field({ policy: policy('crm'), local: 'a', crm: null }), 'a', false, null, 'info'],
     ['crm: blank counts as empty', field({ policy: policy('crm'), local: 'a', crm: '  ' }), 'a', false, null, 'info'],
     ['crm: clearOnEmpty lets it erase', field({ policy: policy('crm', true), local: 'a', crm: null }), null, false, null, null],
-    ['crm: a local operation is dropped', field({ policy: policy('crm'), local: 'x', crm: 'b', op: op('x', 'apply') }), 'b', false, 'override', null],
+    ['crm: a local operation is dropped', field({ policy: policy('crm'), local: 'x', crm: 'b', op: op('x', 'apply') }), 'b', false, 'override', 'notice'],
     ['crm: empty local takes the CRM value', field({ policy: policy('crm'), local: null, crm: 'b' }), 'b', false, null, null],
     // app
     ['app: a CRM change is ignored and corrected', field({ policy: policy('app'), local: 'a', crm: 'b', synced: 'a' }), 'a', true, null, 'info'],

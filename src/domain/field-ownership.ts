@@ -80,7 +80,9 @@ export function resolveField(input: FieldInput): FieldOutcome {
   };
 
   if (policy.owner === 'crm') {
-    return { value: fromCrm(), opVerdict: op ? 'override' : null, push: false, note };
+    const value = fromCrm();
+    if (op) note = { level: 'notice', message: `field ${name} is owned by the CRM: local change dropped, the CRM's value kept`, context: ctx({ app: op.value }) };
+    return { value, opVerdict: op ? 'override' : null, push: false, note };
   }
 
   if (policy.owner === 'app') {
