@@ -1,6 +1,7 @@
 import { syncsFields } from '../domain/action.js';
 import type { ContactSnapshot } from '../domain/contact.js';
 import { policyOf } from '../domain/field-ownership.js';
+import { emailFromCrm } from '../domain/identity.js';
 import { merge } from '../domain/merge.js';
 import { nextRole } from '../domain/role.js';
 import { sameTags } from '../domain/tags.js';
@@ -125,14 +126,9 @@ async function applySnapshot(engine: Engine, db: Db, job: Job, user: User, snaps
   }
   let email = user.email;
   if (withFields && snapshot.email && snapshot.email.toLowerCase() !== user.email) {
-    const wanted = snapshot.email.toLowerCase();
-    const taken = await findUser(db, { email: wanted });
-    if (engine.roles.privileged.includes(user.role)) note('notice', `e-mail of privileged user #${user.id} is never changed by the CRM (CRM has ${wanted})`);
-    else if (taken) note('warning', `CRM e-mail ${wanted} of contact #${snapshot.contactId} belongs to user #${taken.id}; e-mail of user #${user.id} left unchanged`);
-    else {
-      email = wanted;
-      note('info', `e-mail changed from ${user.email} to ${wanted}`);
-    }
+    const decision = emailFromCrm(engine.roles.privileged, user, snapshot, await findUser(db, { email: snapshot.email }));
+    if (decision.note) note(decision.note.level, decision.note.message);
+    email = decision.email;
   }
 
   // Field operations of `crm`/`app`-owned fields are explained by the field notes instead.
