@@ -104,12 +104,18 @@ function localWithOps(s: Scenario, operations: Operation[]): FieldValues {
   return local;
 }
 
+/** One merge of the scenario's read over its local state (each operation's value is the local value). */
+function firstPass(s: Scenario) {
+  const operations = operationsOf(s);
+  const local = localWithOps(s, operations);
+  return { operations, local, r: run(s, local, s.synced, operations) };
+}
+
 describe('merge with field ownership: properties', () => {
   it('is idempotent: merging the same read again changes nothing and pushes nothing new', () => {
     fc.assert(
       fc.property(scenario, (s) => {
-        const operations = operationsOf(s);
-        const first = run(s, localWithOps(s, operations), s.synced, operations);
+        const { operations, r: first } = firstPass(s);
         // What the pass leaves behind: dropped operations gone, corrections recorded as pending.
         const gone = new Set([...first.confirmed, ...first.overridden].map((o) => o.id));
         const kept = operations.filter((o) => !gone.has(o.id) && !(o.name in first.corrections));
@@ -126,9 +132,7 @@ describe('merge with field ownership: properties', () => {
   it('never erases a local value with an empty CRM value unless the field allows it', () => {
     fc.assert(
       fc.property(scenario, (s) => {
-        const operations = operationsOf(s);
-        const local = localWithOps(s, operations);
-        const r = run(s, local, s.synced, operations);
+        const { local, r } = firstPass(s);
         for (const name of NAMES) {
           const was = local[name] ?? null;
           const now = r.fields[name] ?? null;
@@ -142,9 +146,7 @@ describe('merge with field ownership: properties', () => {
   it('app-owned fields never change from CRM input, and the CRM value only lands where the CRM owns or may change the field', () => {
     fc.assert(
       fc.property(scenario, (s) => {
-        const operations = operationsOf(s);
-        const local = localWithOps(s, operations);
-        const r = run(s, local, s.synced, operations);
+        const { local, r } = firstPass(s);
         for (const name of NAMES) {
           if (s.policies[name].owner === 'app') expect(r.fields[name] ?? null).toBe(local[name] ?? null);
           if (s.policies[name].owner === 'crm') {
