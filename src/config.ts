@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CRM_NAMES, crms, type CrmName } from './crm/registry.js';
+import { FIELD_OWNERS, type FieldPolicies } from './domain/field-ownership.js';
 
 /**
  * The whole configuration, parsed once at start from `CRMSYNC_*` environment variables (and an
@@ -51,10 +52,27 @@ const envSchema = z.object({
   CRMSYNC_CONFIG: z.string().optional(),
 });
 
+/** A mapped field: `"PHONE"` (short form) or `{crm, owner, clearOnEmpty}` (see field-ownership.ts). */
+// The short form is read as `{crm}` so that every problem is reported with its exact path.
+const fieldSetting = z.preprocess(
+  (v) => (typeof v === 'string' ? { crm: v } : v),
+  z
+    .object(
+      {
+        /** The CRM's field key; may be left out for a field the CRM adapter maps by default. */
+        crm: z.string().min(1, 'must be the CRM field key').optional(),
+        owner: z.enum(FIELD_OWNERS).default('both'),
+        clearOnEmpty: z.boolean().default(false),
+      },
+      { error: (issue) => (issue.code === 'invalid_type' ? 'must be the CRM field key ("PHONE") or {"crm": "PHONE", "owner": "crm" | "app" | "both", "clearOnEmpty": false}' : undefined) },
+    )
+    .strict(),
+);
+
 const fileSchema = z
   .object({
-    /** Extra field mappings: local field name → the CRM's field key. */
-    fields: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'local field names are lowercase snake_case'), z.string().min(1)).default({}),
+    /** Extra field mappings: local field name → the CRM's field key, or the long form with its ownership. */
+    fields: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'local field names are lowercase snake_case'), fieldSetting).default({}),
   })
   .strict();
 
@@ -81,6 +99,8 @@ export interface Config {
   rotationGraceMs: number;
   logLevel: string;
   fields: Record<string, string>;
+  /** Who wins per mapped field (from the long form in the config file); unlisted fields are `both`. */
+  fieldPolicies: FieldPolicies;
 }
 
 export class ConfigError extends Error {
@@ -97,10 +117,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
   }
   let fileFields: Record<string, string> = {};
+  let fieldPolicies: FieldPolicies = {};
   if (env.CRMSYNC_CONFIG) {
     try {
-      const file = fileSchema.safeParse(JSON.parse(readFileSync(env.CRMSYNC_CONFIG, 'utf8')));
-      if (file.success) fileFields = file.data.fields;
+      const raw: unknown = JSON.parse(readFileSync(env.CRMSYNC_CONFIG, 'utf8'));
+      const file = fileSchema.safeParse(raw);
+      for (const p of unmappedFields(raw, parsed.success ? parsed.data.CRMSYNC_CRM : null)) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${p}`);
+      if (file.success) ({ fields: fileFields, policies: fieldPolicies } = fieldSettings(file.data.fields));
       else for (const issue of file.error.issues) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     } catch (error) {
       problems.push(`CRMSYNC_CONFIG: cannot read ${env.CRMSYNC_CONFIG}: ${(error as Error).message}`);
@@ -143,5 +166,27 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     rotationGraceMs: e.CRMSYNC_ROTATION_GRACE_HOURS * 3_600_000,
     logLevel: e.CRMSYNC_LOG_LEVEL,
     fields: fileFields,
+    fieldPolicies: Object.freeze(fieldPolicies),
   });
+}
+
+/** Splits the config file's fields into the field map and the ownership policies. */
+function fieldSettings(settings: Record<string, z.infer<typeof fieldSetting>>): { fields: Record<string, string>; policies: FieldPolicies } {
+  const fields: Record<string, string> = {};
+  const policies: Record<string, FieldPolicies[string]> = {};
+  for (const [name, setting] of Object.entries(settings)) {
+    if (setting.crm) fields[name] = setting.crm;
+    policies[name] = Object.freeze({ owner: setting.owner, clearOnEmpty: setting.clearOnEmpty });
+  }
+  return { fields, policies };
+}
+
+/** Long-form fields without a `crm` key that the CRM adapter does not map by default (checked on the raw file, so reported with every other problem). */
+function unmappedFields(raw: unknown, crm: CrmName | null): string[] {
+  const settings = (raw as { fields?: unknown } | null)?.fields;
+  if (!crm || typeof settings !== 'object' || settings === null) return [];
+  const standard = crms[crm].defaultFieldMap;
+  return Object.entries(settings)
+    .filter(([name, s]) => typeof s === 'object' && s !== null && !Array.isArray(s) && !('crm' in s) && !Object.prototype.hasOwnProperty.call(standard, name))
+    .map(([name]) => `fields.${name}.crm: required (${name} is not one of the fields ${crm} maps by default: ${Object.keys(standard).join(', ')})`);
 }

@@ -1,4 +1,5 @@
 import type { ContactSnapshot, FieldValues } from './contact.js';
+import { policyOf, resolveField, type FieldNote, type FieldPolicies, type Verdict } from './field-ownership.js';
 import type { Operation } from './operation.js';
 import { normaliseTags, tagDiff } from './tags.js';
 
@@ -24,6 +25,10 @@ export interface MergeInput {
   /** Whether mapped fields are synced in this pass (`update`, `add`) or only tags. */
   withFields: boolean;
   settleMs: number;
+  /** Who wins per mapped field (field-ownership.ts); unlisted fields are `both`. */
+  policies?: FieldPolicies;
+  /** The last value of each field both sides agreed on (absent: never recorded). */
+  synced?: FieldValues;
 }
 
 export interface FieldChange {
@@ -43,9 +48,13 @@ export interface MergeResult {
   held: Operation[];
   /** When to read the contact again to settle held operations; null if none are held. */
   recheckAt: number | null;
+  /** Fields now equal on both sides: their new last synced values. */
+  synced: FieldValues;
+  /** Local values the CRM should have: pushed as new local operations. */
+  corrections: FieldValues;
+  /** Conflicts, ignored CRM changes, values kept against an empty CRM value. */
+  fieldNotes: FieldNote[];
 }
-
-type Verdict = 'apply' | 'confirm' | 'override' | 'hold';
 
 function verdict(op: Operation, agrees: boolean, readAt: number, settleMs: number): Verdict {
   if (op.state === 'pending' || op.ackedAt === null) return 'apply';
@@ -66,31 +75,36 @@ export function merge(input: MergeInput): MergeResult {
 
   const fieldOps = new Map<string, Operation>();
   for (const op of input.operations) if (op.kind === 'set_field') fieldOps.set(op.name, op);
+  const synced: FieldValues = {};
+  const corrections: FieldValues = {};
+  const fieldNotes: FieldNote[] = [];
 
+  // Tag-only passes leave fields (and field operations) alone.
   if (input.withFields) {
     for (const [name, crmValue] of Object.entries(snapshot.fields)) {
-      if (fieldOps.has(name)) continue;
-      if ((fields[name] ?? null) !== crmValue) {
-        fieldChanges.push({ name, from: fields[name] ?? null, to: crmValue });
-        fields[name] = crmValue;
+      const op = fieldOps.get(name);
+      const local = fields[name] ?? null;
+      const outcome = resolveField({
+        name,
+        local,
+        crm: crmValue,
+        synced: input.synced && Object.prototype.hasOwnProperty.call(input.synced, name) ? input.synced[name] : undefined,
+        op: op ? { value: op.value, verdict: verdict(op, crmValue === op.value, snapshot.readAt, settleMs) } : null,
+        policy: policyOf(input.policies, name),
+      });
+      if (outcome.value !== local) {
+        fieldChanges.push({ name, from: local, to: outcome.value });
+        fields[name] = outcome.value;
       }
+      if (op && outcome.opVerdict) record(outcome.opVerdict, op);
+      if (outcome.push) corrections[name] = outcome.value;
+      if (outcome.value === crmValue) synced[name] = crmValue;
+      if (outcome.note) fieldNotes.push(outcome.note);
     }
   }
 
   for (const op of input.operations) {
-    if (op.kind === 'set_field') {
-      // Tag-only passes leave fields alone; a read without the field has nothing to compare.
-      if (!input.withFields || !Object.prototype.hasOwnProperty.call(snapshot.fields, op.name)) continue;
-      const crmValue = snapshot.fields[op.name] ?? null;
-      const v = verdict(op, crmValue === op.value, snapshot.readAt, settleMs);
-      const wanted = v === 'override' ? crmValue : op.value;
-      if ((fields[op.name] ?? null) !== wanted) {
-        fieldChanges.push({ name: op.name, from: fields[op.name] ?? null, to: wanted });
-        fields[op.name] = wanted;
-      }
-      record(v, op);
-      continue;
-    }
+    if (op.kind === 'set_field') continue;
     const crmHas = crmTags.has(op.name);
     const agrees = op.kind === 'apply_tag' ? crmHas : !crmHas;
     const v = verdict(op, agrees, snapshot.readAt, settleMs);
@@ -112,5 +126,5 @@ export function merge(input: MergeInput): MergeResult {
   const recheckAt = held.length
     ? Math.min(...held.map((op) => (op.ackedAt ?? snapshot.readAt) + settleMs))
     : null;
-  return { tags: finalTags, fields, added, removed, fieldChanges, confirmed, overridden, held, recheckAt };
+  return { tags: finalTags, fields, added, removed, fieldChanges, confirmed, overridden, held, recheckAt, synced, corrections, fieldNotes };
 }

@@ -1,4 +1,5 @@
 import type { FieldValues } from '../domain/contact.js';
+import { refusedLocalChanges } from '../domain/field-ownership.js';
 import { normaliseTags } from '../domain/tags.js';
 import type { Engine } from '../engine.js';
 import { emitEvents, userChangeEvents } from '../events/emit.js';
@@ -38,6 +39,8 @@ export async function changeUser(engine: Engine, id: number, patch: { fields?: F
   return db.transaction().execute(async (trx) => {
     const user = await findUser(trx, { id });
     if (!user) throw new AppError('not_found', `user #${id} not found`);
+    const refused = refusedLocalChanges(engine.fieldPolicies, user.fields, patch.fields ?? {});
+    if (refused.length) throw new AppError('invalid_request', `field${refused.length > 1 ? 's' : ''} ${refused.join(', ')} ${refused.length > 1 ? 'are' : 'is'} owned by the CRM (owner "crm" in the field settings): change ${refused.length > 1 ? 'them' : 'it'} in the CRM`);
     const changed = Object.entries(patch.fields ?? {}).filter(([name, value]) => (user.fields[name] ?? null) !== value);
     const fields = { ...user.fields, ...Object.fromEntries(changed) };
     await updateUser(trx, id, { fields, ...(patch.role && { role: patch.role }) }, clock.now());

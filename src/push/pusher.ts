@@ -1,5 +1,6 @@
 import { CrmError } from '../crm/errors.js';
 import type { FieldValues } from '../domain/contact.js';
+import { policyOf } from '../domain/field-ownership.js';
 import type { Engine } from '../engine.js';
 import { listOperations, markAcked } from '../store/operations.js';
 import { findUser, updateUser, type User } from '../store/users.js';
@@ -8,10 +9,20 @@ import { findUser, updateUser, type User } from '../store/users.js';
  * Sends a user's pending local changes to the CRM as deltas (set these fields, apply these
  * tags, remove those), through the rate-limited client, and records each acknowledgement.
  * A user without a contact gets one first (find-or-create by e-mail). Returns the contact ID.
+ *
+ * Field ownership: changes to `crm`-owned fields are never sent. With `holdSharedFields` (a pass
+ * that reads the contact's fields next), changes to `both`-owned fields wait for that read, so
+ * the three-way merge sees the CRM's value before ours overwrites it and can report a conflict;
+ * the pass queues their push right after.
  */
-export async function pushUser(engine: Engine, user: User): Promise<{ contactId: string; pushed: number }> {
+export async function pushUser(engine: Engine, user: User, options: { holdSharedFields?: boolean } = {}): Promise<{ contactId: string; pushed: number }> {
   const { db, crm, clock, log } = engine;
-  const ops = (await listOperations(db, user.id)).filter((op) => op.state === 'pending');
+  const sends = (op: { kind: string; name: string }) => {
+    if (op.kind !== 'set_field' || !user.contactId) return true;
+    const owner = policyOf(engine.fieldPolicies, op.name).owner;
+    return owner === 'app' || (owner === 'both' && !options.holdSharedFields);
+  };
+  const ops = (await listOperations(db, user.id)).filter((op) => op.state === 'pending' && sends(op));
   let contactId = user.contactId;
   let crmState = user.crmState ?? { tags: [], fields: {} };
   const acked: number[] = [];

@@ -1,5 +1,7 @@
 import { syncsFields } from '../domain/action.js';
 import type { ContactSnapshot } from '../domain/contact.js';
+import { policyOf } from '../domain/field-ownership.js';
+import { emailFromCrm } from '../domain/identity.js';
 import { merge } from '../domain/merge.js';
 import { nextRole } from '../domain/role.js';
 import { sameTags } from '../domain/tags.js';
@@ -11,6 +13,8 @@ import { completeJob, enqueueJob, type Job } from '../store/jobs.js';
 import type { LogEntry } from '../store/log.js';
 import { deleteOperations, listOperations } from '../store/operations.js';
 import { findUser, insertUser, setTags, updateUser, type User } from '../store/users.js';
+import { loadSyncedFields, saveSyncedFields } from '../store/field-sync.js';
+import { settleFields } from './field-sync.js';
 import { emptyReport, type PassReport } from './report.js';
 
 /**
@@ -68,6 +72,7 @@ export async function reconcileContact(
       { email: snapshot.email, contactId: crmId, role, fields: snapshot.fields, tags: snapshot.tags, crmState: { tags: snapshot.tags, fields: snapshot.fields } },
       engine.clock.now(),
     );
+    await saveSyncedFields(trx, id, snapshot.fields, engine.clock.now());
     report.userId = id;
     report.createdUser = true;
     report.added = [...snapshot.tags].sort();
@@ -106,7 +111,8 @@ async function relinkByEmail(engine: Engine, db: Db, contactId: string, email: s
 async function applySnapshot(engine: Engine, db: Db, job: Job, user: User, snapshot: ContactSnapshot, report: PassReport, note: Note): Promise<void> {
   const withFields = syncsFields(job.action);
   const operations = await listOperations(db, user.id);
-  const result = merge({ tags: user.tags, fields: user.fields, snapshot, operations, withFields, settleMs: engine.settleMs });
+  const synced = withFields ? await loadSyncedFields(db, user.id) : {};
+  const result = merge({ tags: user.tags, fields: user.fields, snapshot, operations, withFields, settleMs: engine.settleMs, policies: engine.fieldPolicies, synced });
   report.added = result.added;
   report.removed = result.removed;
   report.fieldChanges = result.fieldChanges;
@@ -120,19 +126,16 @@ async function applySnapshot(engine: Engine, db: Db, job: Job, user: User, snaps
   }
   let email = user.email;
   if (withFields && snapshot.email && snapshot.email.toLowerCase() !== user.email) {
-    const wanted = snapshot.email.toLowerCase();
-    const taken = await findUser(db, { email: wanted });
-    if (engine.roles.privileged.includes(user.role)) note('notice', `e-mail of privileged user #${user.id} is never changed by the CRM (CRM has ${wanted})`);
-    else if (taken) note('warning', `CRM e-mail ${wanted} of contact #${snapshot.contactId} belongs to user #${taken.id}; e-mail of user #${user.id} left unchanged`);
-    else {
-      email = wanted;
-      note('info', `e-mail changed from ${user.email} to ${wanted}`);
-    }
+    const decision = emailFromCrm(engine.roles.privileged, user, snapshot, await findUser(db, { email: snapshot.email }));
+    if (decision.note) note(decision.note.level, decision.note.message);
+    email = decision.email;
   }
 
-  for (const op of result.overridden) note('notice', `the CRM changed ${op.kind === 'set_field' ? `field ${op.name}` : `tag "${op.name}"`} after our ${op.kind.replace('_', ' ')} was acknowledged; following the CRM`);
+  // Field operations of `crm`/`app`-owned fields are explained by the field notes instead.
+  for (const op of result.overridden.filter((o) => o.kind !== 'set_field' || policyOf(engine.fieldPolicies, o.name).owner === 'both')) note('notice', `the CRM changed ${op.kind === 'set_field' ? `field ${op.name}` : `tag "${op.name}"`} after our ${op.kind.replace('_', ' ')} was acknowledged; following the CRM`);
   for (const op of result.held) note('info', `kept local ${op.kind.replace('_', ' ')} "${op.name}": this CRM read may predate it; checking again later`);
   for (const op of result.confirmed) note('info', `CRM confirmed local ${op.kind.replace('_', ' ')} "${op.name}"`);
+  if (withFields) await settleFields(engine, db, job, { id: user.id, contactId: snapshot.contactId }, result, operations, synced, note);
 
   const changed = result.added.length || result.removed.length || result.fieldChanges.length || role !== user.role || email !== user.email;
   if (changed) {

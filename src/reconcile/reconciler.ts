@@ -1,5 +1,5 @@
 import { CrmError } from '../crm/errors.js';
-import { loadsContact } from '../domain/action.js';
+import { loadsContact, syncsFields } from '../domain/action.js';
 import type { ContactSnapshot } from '../domain/contact.js';
 import type { Engine } from '../engine.js';
 import { pushUser } from '../push/pusher.js';
@@ -95,7 +95,8 @@ export class Reconciler {
     const { db } = this.engine;
     const user = job.contactId ? await findUser(db, { contactId: job.contactId }) : job.userId ? await findUser(db, { id: job.userId }) : null;
     if (!user) return;
-    const { contactId } = await pushUser(this.engine, user);
+    // A pass that reads fields next holds back `both`-owned field changes for the three-way merge.
+    const { contactId } = await pushUser(this.engine, user, { holdSharedFields: job.contactId !== null && syncsFields(job.action) });
     // A push job for a user who had no contact yet now knows it.
     if (!job.contactId) job.contactId = contactId;
   }

@@ -17,6 +17,7 @@ export interface Database {
   rate_limits: RateLimitsTable;
   event_endpoints: EventEndpointsTable;
   event_deliveries: EventDeliveriesTable;
+  field_sync: FieldSyncTable;
 }
 
 export interface SettingsTable {
@@ -154,4 +155,13 @@ export interface EventDeliveriesTable {
   created_at: number;
   updated_at: number;
   delivered_at: number | null;
+}
+
+export interface FieldSyncTable {
+  user_id: number;
+  /** The local field name. */
+  field: string;
+  /** The value both sides last agreed on (null: both empty). */
+  value: string | null;
+  synced_at: number;
 }
