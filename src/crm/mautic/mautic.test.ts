@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeCrmConformance } from '../../../test/crm/conformance.js';
 import { FakeMautic, startFakeMautic, type FakeMauticOptions } from '../../../test/fakes/mautic.js';
@@ -11,7 +12,7 @@ import { basicAuthorization, mauticApiBase } from './client.js';
 import { capabilities, defaultFieldMap, mautic } from './index.js';
 import { tagNamesForEdit, toFieldBody, toSnapshot } from './mappers.js';
 import type { MauticContactResponse } from './types.js';
-import { signBody } from './webhook.js';
+import { CONTACT_EVENTS, signBody } from './webhook.js';
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url));
 const SECRET = 'mySecret';
@@ -398,5 +399,45 @@ describe('mautic rate limiting (Mautic sends X-RateLimit-Reset, an epoch time; a
     } finally {
       await fake.close();
     }
+  });
+});
+
+describe('mautic webhooks (properties)', () => {
+  const crm = mautic({ baseUrl: 'https://mautic.example.com', apiKey: 'u:p', webhookSecret: SECRET, fieldMap: {}, limiter: new TokenBucket({ requests: 5, perMs: 1000 }), clock: systemClock, timeoutMs: 1000 });
+  const withSecret = (secret: string) => mautic({ baseUrl: 'https://mautic.example.com', apiKey: 'u:p', webhookSecret: secret, fieldMap: {}, limiter: new TokenBucket({ requests: 5, perMs: 1000 }), clock: systemClock, timeoutMs: 1000 });
+
+  it('any body signed with the secret verifies; the same body with any one byte changed does not', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 1, maxLength: 300 }), fc.string({ minLength: 1, maxLength: 40 }), fc.nat(), fc.integer({ min: 1, max: 255 }), (bytes, secret, at, delta) => {
+        const body = Buffer.from(bytes);
+        const adapter = withSecret(secret);
+        const headers = { 'webhook-signature': signBody(secret, body) };
+        adapter.verifyWebhook({ ...request(body), headers });
+        const changed = Buffer.from(body);
+        const i = at % changed.length;
+        changed[i] = (changed[i]! + delta) % 256;
+        expect(() => adapter.verifyWebhook({ ...request(changed), headers })).toThrow(/does not match/);
+      }),
+    );
+  });
+
+  it('a delivery names exactly the contacts of the acted-on events, each once, in order of appearance', () => {
+    const types = [...CONTACT_EVENTS, 'mautic.lead_points_change', 'mautic.email_on_open', 'mautic.lead_post_delete'];
+    const batch = fc.uniqueArray(fc.constantFrom(...types), { minLength: 1 }).chain((keys) =>
+      fc.tuple(...keys.map((key) => fc.tuple(fc.constant(key), fc.array(fc.tuple(fc.integer({ min: 1, max: 30 }), fc.boolean()), { maxLength: 6 })))),
+    );
+    fc.assert(
+      fc.property(batch, (entries) => {
+        const body: Record<string, unknown[]> = {};
+        const expected: string[] = [];
+        for (const [type, events] of entries) {
+          body[type] = events.map(([id, legacy]) => (legacy ? { lead: { id } } : { contact: { id } }));
+          if (CONTACT_EVENTS.has(type)) for (const [id] of events) if (!expected.includes(String(id))) expected.push(String(id));
+        }
+        const parsed = crm.parseWebhook(signed(JSON.stringify(body)));
+        expect(parsed.contactIds).toEqual(expected);
+        if (expected.length === 0 && entries.some(([type]) => !CONTACT_EVENTS.has(type))) expect(parsed.ignored).toMatch(/is not a contact change|are not a contact change/);
+      }),
+    );
   });
 });
