@@ -190,6 +190,14 @@ describe('mailerlite signatures (Signature: hex HMAC-SHA256 of the raw body)', (
     expect(refusal(jsonRequest(classic, { 'x-mailerlite-signature': classicSignature })).message).toMatch(/MailerLite Classic/);
   });
 
+  it('several secrets (one per webhook), comma-separated: any of them verifies, none of them is refused', () => {
+    const two = make(`first-secret, ${SECRET}`);
+    expect(() => two.verifyWebhook(jsonRequest(body, { signature: sign(body) }))).not.toThrow();
+    expect(() => two.verifyWebhook(jsonRequest(body, { signature: sign(body, 'first-secret') }))).not.toThrow();
+    refusal(jsonRequest(body, { signature: sign(body, 'third-secret') }), two);
+    refusal(jsonRequest(body, { signature: sign(body) }), make(' , '));
+  });
+
   it('requires the secret to be configured (no unsigned mode)', () => {
     expect(refusal(jsonRequest(body, { signature: sign(body) }), make(null)).message).toMatch(/CRMSYNC_CRM_WEBHOOK_SECRET is required/);
   });

@@ -8,8 +8,9 @@ import type { MlWebhookEvent } from './types.js';
  * New MailerLite signs every webhook request: header `Signature` = hex
  * HMAC-SHA256(webhook secret, raw JSON body) — the docs' PHP is
  * `hash_hmac('sha256', $jsonPayload, $secret)`. There is no timestamp in the scheme, so there is
- * no replay window to check. The secret is the one MailerLite shows for (and returns when
- * creating) the webhook; it is required.
+ * no replay window to check. The secret is the one MailerLite returns for the webhook; it is
+ * required. Each webhook has its own secret, so several may be configured, comma-separated (an
+ * `update` and an `add` webhook): any of them verifies. MailerLite's secrets are alphanumeric.
  */
 export function verifyWebhook(request: WebhookRequest, secret: string | null): void {
   if (!secret) {
@@ -25,8 +26,14 @@ export function verifyWebhook(request: WebhookRequest, secret: string | null): v
         : 'MailerLite webhook has no Signature header',
     );
   }
-  const expected = createHmac('sha256', secret).update(request.body).digest();
-  const ok = /^[0-9a-fA-F]{64}$/.test(header) && timingSafeEqual(Buffer.from(header, 'hex'), expected);
+  const given = /^[0-9a-fA-F]{64}$/.test(header) ? Buffer.from(header, 'hex') : null;
+  const secrets = secret.split(',').map((s) => s.trim()).filter(Boolean);
+  // Every secret is tried (no early exit), so the time taken does not tell which one matched.
+  let ok = false;
+  for (const candidate of secrets) {
+    const expected = createHmac('sha256', candidate).update(request.body).digest();
+    if (given && timingSafeEqual(given, expected)) ok = true;
+  }
   if (!ok) throw new CrmWebhookError('invalid_signature', 'MailerLite webhook signature does not match');
 }
 
