@@ -6,6 +6,7 @@ import * as keap from './keap/index.js';
 import * as kit from './kit/index.js';
 import * as klaviyo from './klaviyo/index.js';
 import * as mailchimp from './mailchimp/index.js';
+import * as mailerlite from './mailerlite/index.js';
 import * as mautic from './mautic/index.js';
 import * as sandbox from './sandbox/index.js';
 import type { CrmFactory, FieldMap } from './types.js';
@@ -31,6 +32,7 @@ export const crms = {
   keap: { create: keap.keap, defaultFieldMap: keap.defaultFieldMap, defaultUrl: 'https://api.infusionsoft.com/crm/rest/v1' },
   klaviyo: { create: klaviyo.klaviyo, defaultFieldMap: klaviyo.defaultFieldMap, defaultUrl: 'https://a.klaviyo.com/api' },
   mautic: { create: mautic.mautic, defaultFieldMap: mautic.defaultFieldMap, defaultUrl: null },
+  mailerlite: { create: mailerlite.mailerlite, defaultFieldMap: mailerlite.defaultFieldMap, defaultUrl: 'https://connect.mailerlite.com/api' },
 } satisfies Record<string, CrmModule>;
 
 export type CrmName = keyof typeof crms;
