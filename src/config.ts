@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CRM_NAMES, crms, type CrmName } from './crm/registry.js';
+import { tagRules, type TagRule } from './domain/access.js';
 
 /**
  * The whole configuration, parsed once at start from `CRMSYNC_*` environment variables (and an
@@ -54,6 +55,8 @@ const fileSchema = z
   .object({
     /** Extra field mappings: local field name → the CRM's field key. */
     fields: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'local field names are lowercase snake_case'), z.string().min(1)).default({}),
+    /** Tag rules: a tag grants a resource (see src/domain/access.ts). */
+    rules: tagRules,
   })
   .strict();
 
@@ -78,6 +81,7 @@ export interface Config {
   events: { maxAttempts: number; timeoutMs: number };
   logLevel: string;
   fields: Record<string, string>;
+  rules: TagRule[];
 }
 
 export class ConfigError extends Error {
@@ -94,10 +98,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     for (const issue of parsed.error.issues) problems.push(`${issue.path.join('.')}: ${issue.message}`);
   }
   let fileFields: Record<string, string> = {};
+  let fileRules: TagRule[] = [];
   if (env.CRMSYNC_CONFIG) {
     try {
       const file = fileSchema.safeParse(JSON.parse(readFileSync(env.CRMSYNC_CONFIG, 'utf8')));
       if (file.success) fileFields = file.data.fields;
+      if (file.success) fileRules = file.data.rules;
       else for (const issue of file.error.issues) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     } catch (error) {
       problems.push(`CRMSYNC_CONFIG: cannot read ${env.CRMSYNC_CONFIG}: ${(error as Error).message}`);
@@ -139,5 +145,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     events: { maxAttempts: e.CRMSYNC_EVENT_MAX_ATTEMPTS, timeoutMs: e.CRMSYNC_EVENT_TIMEOUT_MS },
     logLevel: e.CRMSYNC_LOG_LEVEL,
     fields: fileFields,
+    rules: fileRules,
   });
 }

@@ -1,6 +1,7 @@
 import type { ActivityLog } from './activity-log.js';
 import type { Clock } from './clock.js';
 import type { Crm } from './crm/types.js';
+import type { TagRule } from './domain/access.js';
 import type { RolePolicy } from './domain/role.js';
 import type { Mailer } from './mail/mailer.js';
 import type { Metrics } from './metrics.js';
@@ -20,4 +21,6 @@ export interface Engine {
   settleMs: number;
   maxAttempts: number;
   workerId: string;
+  /** Tag rules (a tag grants a resource); none when absent. */
+  rules?: readonly TagRule[];
 }

@@ -17,6 +17,7 @@ export interface Database {
   rate_limits: RateLimitsTable;
   event_endpoints: EventEndpointsTable;
   event_deliveries: EventDeliveriesTable;
+  grants: GrantsTable;
 }
 
 export interface SettingsTable {
@@ -154,4 +155,18 @@ export interface EventDeliveriesTable {
   created_at: number;
   updated_at: number;
   delivered_at: number | null;
+}
+
+export interface GrantsTable {
+  id: Generated<number>;
+  user_id: number;
+  resource: string;
+  /** tag | purchase | admin | …: why the grant exists. */
+  source: string;
+  /** For `tag` grants the tag that made it; otherwise the app's reference or ''. */
+  source_detail: string;
+  note: string | null;
+  created_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
 }
