@@ -37,4 +37,21 @@ describe('configuration', () => {
     writeFileSync(bad, JSON.stringify({ fields: { 'Bad Name': 'x' }, extra: true }));
     expect(() => loadConfig({ CRMSYNC_CONFIG: bad })).toThrow(/CRMSYNC_CONFIG/);
   });
+
+  it('reads tag rules from the config file and reports every bad rule at once', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'crmsync-config-'));
+    const good = join(dir, 'rules.json');
+    writeFileSync(good, JSON.stringify({ rules: [{ tag: 'bought-101', resource: 'course-101', applyTags: ['bought-101'] }] }));
+    expect(loadConfig({ CRMSYNC_CONFIG: good }).rules).toEqual([{ tag: 'bought-101', resource: 'course-101', revokeTags: [], applyTags: ['bought-101'] }]);
+    expect(loadConfig({}).rules).toEqual([]);
+    const bad = join(dir, 'bad-rules.json');
+    writeFileSync(bad, JSON.stringify({ rules: [{ tag: 'x', resource: 'no spaces allowed', revokeTags: ['x'] }, { resource: 'ok', grants: 'y' }] }));
+    try {
+      loadConfig({ CRMSYNC_CONFIG: bad, PORT: 'eighty' });
+      expect.unreachable();
+    } catch (error) {
+      const text = (error as ConfigError).problems.join('\n');
+      for (const part of ['PORT', 'rules.0.resource', 'rules.0.revokeTags', 'rules.1.tag', 'grants']) expect(text).toContain(part);
+    }
+  });
 });

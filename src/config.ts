@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { CRM_NAMES, crms, type CrmName } from './crm/registry.js';
 import { FIELD_OWNERS, type FieldPolicies } from './domain/field-ownership.js';
+import { tagRules, type TagRule } from './domain/access.js';
 
 /**
  * The whole configuration, parsed once at start from `CRMSYNC_*` environment variables (and an
@@ -73,6 +74,8 @@ const fileSchema = z
   .object({
     /** Extra field mappings: local field name → the CRM's field key, or the long form with its ownership. */
     fields: z.record(z.string().regex(/^[a-z][a-z0-9_]{0,63}$/, 'local field names are lowercase snake_case'), fieldSetting).default({}),
+    /** Tag rules: a tag grants a resource (see src/domain/access.ts). */
+    rules: tagRules,
   })
   .strict();
 
@@ -101,6 +104,7 @@ export interface Config {
   fields: Record<string, string>;
   /** Who wins per mapped field (from the long form in the config file); unlisted fields are `both`. */
   fieldPolicies: FieldPolicies;
+  rules: TagRule[];
 }
 
 export class ConfigError extends Error {
@@ -118,13 +122,16 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   }
   let fileFields: Record<string, string> = {};
   let fieldPolicies: FieldPolicies = {};
+  let fileRules: TagRule[] = [];
   if (env.CRMSYNC_CONFIG) {
     try {
       const raw: unknown = JSON.parse(readFileSync(env.CRMSYNC_CONFIG, 'utf8'));
       const file = fileSchema.safeParse(raw);
       for (const p of unmappedFields(raw, parsed.success ? parsed.data.CRMSYNC_CRM : null)) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${p}`);
-      if (file.success) ({ fields: fileFields, policies: fieldPolicies } = fieldSettings(file.data.fields));
-      else for (const issue of file.error.issues) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${issue.path.join('.') || '(root)'}: ${issue.message}`);
+      if (file.success) {
+        ({ fields: fileFields, policies: fieldPolicies } = fieldSettings(file.data.fields));
+        fileRules = file.data.rules;
+      } else for (const issue of file.error.issues) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     } catch (error) {
       problems.push(`CRMSYNC_CONFIG: cannot read ${env.CRMSYNC_CONFIG}: ${(error as Error).message}`);
     }
@@ -167,6 +174,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     logLevel: e.CRMSYNC_LOG_LEVEL,
     fields: fileFields,
     fieldPolicies: Object.freeze(fieldPolicies),
+    rules: fileRules,
   });
 }
 

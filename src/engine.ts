@@ -2,6 +2,7 @@ import type { ActivityLog } from './activity-log.js';
 import type { Clock } from './clock.js';
 import type { Crm } from './crm/types.js';
 import type { FieldPolicies } from './domain/field-ownership.js';
+import type { TagRule } from './domain/access.js';
 import type { RolePolicy } from './domain/role.js';
 import type { Mailer } from './mail/mailer.js';
 import type { Metrics } from './metrics.js';
@@ -23,4 +24,6 @@ export interface Engine {
   workerId: string;
   /** Who wins per mapped field (`crm`, `app`, `both`); unlisted fields are `both`. */
   fieldPolicies?: FieldPolicies;
+  /** Tag rules (a tag grants a resource); none when absent. */
+  rules?: readonly TagRule[];
 }

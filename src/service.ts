@@ -137,6 +137,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     maxAttempts: config.maxAttempts,
     workerId: `${hostname()}:${process.pid}`,
     fieldPolicies: config.fieldPolicies,
+    rules: config.rules,
   };
   // SQLite: one instance owns the file, so whatever is running was interrupted. PostgreSQL:
   // other instances may be working; only expired leases are taken over (the pool keeps doing so).

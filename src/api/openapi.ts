@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { accessCheck, accessList, grantKey, grantView, newGrant } from './access-schemas.js';
 import { credentialKind, credentials, deliveryQuery, endpoint, errorBody, logQuery, newEndpoint, newUser, queueQuery, rotation, secretRotation, tagChange, user, userPatch, userQuery } from './schemas.js';
 
 /** The OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
@@ -31,6 +32,16 @@ export function openApiDocument(serverUrl: string) {
       },
       '/api/users/{id}/tags': {
         post: { summary: 'Apply and remove tags (pushed to the CRM as deltas)', parameters: idParam, requestBody: json(tagChange), responses: { 200: { description: 'User', ...json(user) }, ...errors } },
+      },
+      '/api/users/{id}/access': {
+        get: { summary: 'Resources the user may access, each with the grants that cover it (why)', parameters: idParam, responses: { 200: { description: 'Access', ...json(accessList) }, ...errors } },
+      },
+      '/api/users/{id}/access/{resource}': {
+        get: { summary: 'Whether the user may access one resource (one indexed query)', parameters: [...idParam, { name: 'resource', in: 'path', required: true, schema: { type: 'string' } }], responses: { 200: { description: '{granted, reasons}', ...json(accessCheck) }, ...errors } },
+      },
+      '/api/users/{id}/grants': {
+        post: { summary: 'Grant a resource (source purchase, admin, …; "tag" is reserved for tag rules); applies the rules\' applyTags', parameters: idParam, requestBody: json(newGrant), responses: { 201: { description: 'Granted', ...json(grantView) }, 200: { description: 'Already granted from that source' }, ...errors } },
+        delete: { summary: 'Revoke the grants of a resource from one source (JSON body or query string); other sources keep it granted', parameters: idParam, requestBody: json(grantKey), responses: { 200: { description: '{revoked, granted}' }, ...errors } },
       },
       '/api/auth/verify': {
         post: { summary: "Check a user's e-mail and password", requestBody: json(credentials), responses: { 200: { description: '{valid, userId?}' }, ...errors } },

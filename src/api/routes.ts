@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { accountPages } from '../account/set-password.js';
+import { accessApi } from './access.js';
 import { listMail } from '../store/mail-outbox.js';
 import { AppError } from '../errors.js';
 import type { AppContext } from './context.js';
@@ -20,6 +21,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   const account = accountPages(ctx);
   const endpoints = endpointsApi(ctx);
   const credentials = credentialsApi(ctx);
+  const access = accessApi(ctx);
 
   app.route({ method: ['GET', 'POST'], url: '/', handler: webhookRoute(ctx) });
   app.get('/healthz', async () => ctx.health());
@@ -39,6 +41,10 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
     api.get('/api/users/:id', users.get);
     api.patch('/api/users/:id', users.patch);
     api.post('/api/users/:id/tags', users.tags);
+    api.get('/api/users/:id/access', access.list);
+    api.get('/api/users/:id/access/:resource', access.check);
+    api.post('/api/users/:id/grants', access.grant);
+    api.delete('/api/users/:id/grants', access.revoke);
     api.post('/api/auth/verify', account.verify);
     api.get('/api/log', log.list);
     api.get('/api/queue', queue.summary);

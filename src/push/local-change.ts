@@ -3,6 +3,7 @@ import { refusedLocalChanges } from '../domain/field-ownership.js';
 import { normaliseTags } from '../domain/tags.js';
 import type { Engine } from '../engine.js';
 import { emitEvents, userChangeEvents } from '../events/emit.js';
+import { applyTagRules } from '../effects/grants.js';
 import { AppError } from '../errors.js';
 import type { Db } from '../store/database.js';
 import { contactKey, enqueueJob, userKey } from '../store/jobs.js';
@@ -28,6 +29,7 @@ export async function registerUser(
     await queuePush(engine, trx, id, null);
     const role = input.role ?? engine.roles.defaultRole;
     await emitEvents(trx, [{ type: 'user.created', data: { userId: id, email: input.email.toLowerCase(), contactId: null, role, tags, fields: input.fields, source: 'app' } }, ...userChangeEvents({ userId: id, source: 'app', added: tags })], clock.now());
+    await applyTagRules(engine, trx, { user: { id, contactId: null, role }, tags, added: tags, removed: [], source: 'app' });
     await log.write({ level: 'info', source: 'api', userId: id, message: `user #${id} (${input.email}) registered; contact will be found or created in the CRM` }, trx);
     return (await findUser(trx, { id }))!;
   });
@@ -68,6 +70,7 @@ export async function changeTags(engine: Engine, id: number, change: { apply: st
     for (const t of remove) tags.delete(t);
     await setTags(trx, id, user.tags, [...tags]);
     await emitEvents(trx, userChangeEvents({ userId: id, source: 'app', added: [...tags].filter((t) => !user.tags.includes(t)), removed: user.tags.filter((t) => !tags.has(t)) }), clock.now());
+    await applyTagRules(engine, trx, { user, tags: [...tags].sort(), added: [...tags].filter((t) => !user.tags.includes(t)), removed: user.tags.filter((t) => !tags.has(t)), source: 'app' });
     // Every requested delta is sent, even one that changes nothing locally: the CRM may differ.
     for (const t of apply) await recordOperation(trx, { userId: id, kind: 'apply_tag', name: t, value: null }, clock.now());
     for (const t of remove) await recordOperation(trx, { userId: id, kind: 'remove_tag', name: t, value: null }, clock.now());
@@ -80,7 +83,7 @@ export async function changeTags(engine: Engine, id: number, change: { apply: st
   });
 }
 
-async function queuePush(engine: Engine, db: Db, userId: number, contactId: string | null): Promise<void> {
+export async function queuePush(engine: Engine, db: Db, userId: number, contactId: string | null): Promise<void> {
   const now = engine.clock.now();
   await enqueueJob(db, { key: contactId ? contactKey(contactId) : userKey(userId), action: 'push', contactId, userId, role: null, sendNotification: false, webhooks: 0, runAt: now }, now);
 }

@@ -5,6 +5,7 @@ import { emailFromCrm } from '../domain/identity.js';
 import { merge } from '../domain/merge.js';
 import { nextRole } from '../domain/role.js';
 import { sameTags } from '../domain/tags.js';
+import { applyTagRules } from '../effects/grants.js';
 import { sendWelcome } from '../effects/welcome.js';
 import { emitEvents, userChangeEvents } from '../events/emit.js';
 import type { Engine } from '../engine.js';
@@ -77,6 +78,7 @@ export async function reconcileContact(
     report.createdUser = true;
     report.added = [...snapshot.tags].sort();
     await emitEvents(trx, [{ type: 'user.created', data: { userId: id, email: snapshot.email.toLowerCase(), contactId: crmId, role, tags: report.added, fields: snapshot.fields, source: 'crm' } }, ...userChangeEvents({ userId: id, source: 'crm', added: report.added })], engine.clock.now());
+    await applyTagRules(engine, trx, { user: { id, contactId: crmId, role }, tags: report.added, added: report.added, removed: [], source: 'crm' });
     note('info', `created user #${id} (${snapshot.email}) with role ${role} from contact #${contactId}`, { tags: snapshot.tags, fields: snapshot.fields });
     return job.sendNotification ? findUser(trx, { id }) : null;
   }
@@ -164,6 +166,7 @@ async function applySnapshot(engine: Engine, db: Db, job: Job, user: User, snaps
   );
   const events = userChangeEvents({ userId: user.id, source: 'crm', added: result.added, removed: result.removed, fields: result.fieldChanges, role: role !== user.role ? { from: user.role, to: role } : null, email: email !== user.email ? { from: user.email, to: email } : null });
   await emitEvents(db, events, engine.clock.now());
+  await applyTagRules(engine, db, { user: { id: user.id, contactId: snapshot.contactId, role }, tags: result.tags, added: result.added, removed: result.removed, source: 'crm' });
   await deleteOperations(db, [...result.confirmed, ...result.overridden].map((op) => op.id));
   if (result.recheckAt !== null) {
     // Settle the held operations either way with one more read after the settle window.

@@ -18,6 +18,7 @@ export interface Database {
   event_endpoints: EventEndpointsTable;
   event_deliveries: EventDeliveriesTable;
   field_sync: FieldSyncTable;
+  grants: GrantsTable;
 }
 
 export interface SettingsTable {
@@ -164,4 +165,18 @@ export interface FieldSyncTable {
   /** The value both sides last agreed on (null: both empty). */
   value: string | null;
   synced_at: number;
+}
+
+export interface GrantsTable {
+  id: Generated<number>;
+  user_id: number;
+  resource: string;
+  /** tag | purchase | admin | …: why the grant exists. */
+  source: string;
+  /** For `tag` grants the tag that made it; otherwise the app's reference or ''. */
+  source_detail: string;
+  note: string | null;
+  created_at: number;
+  revoked_at: number | null;
+  revoked_reason: string | null;
 }
