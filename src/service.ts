@@ -81,6 +81,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       latencyMs: options.sandboxLatencyMs ?? 0,
       webhookUrl: webhookUrl('update'),
       logger: false,
+      now: () => clock.now(),
     });
     crmUrl = sandbox.url;
     crmKey = sandbox.apiKey;
