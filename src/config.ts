@@ -46,6 +46,8 @@ const envSchema = z.object({
   CRMSYNC_RETENTION_DAYS: int(30, 1, 3650),
   CRMSYNC_EVENT_MAX_ATTEMPTS: int(15, 1, 100),
   CRMSYNC_EVENT_TIMEOUT_MS: int(15_000, 100, 300_000),
+  CRMSYNC_SWEEP_INTERVAL: int(300, 0, 86_400),
+  CRMSYNC_SWEEP_OVERLAP: int(120, 0, 86_400),
   CRMSYNC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CRMSYNC_CONFIG: z.string().optional(),
 });
@@ -78,6 +80,8 @@ export interface Config {
   events: { maxAttempts: number; timeoutMs: number };
   logLevel: string;
   fields: Record<string, string>;
+  /** The periodic sweep: seconds between sweeps (0 = off) and the overlap window, in ms. */
+  sweep: { intervalMs: number; overlapMs: number };
 }
 
 export class ConfigError extends Error {
@@ -139,5 +143,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     events: { maxAttempts: e.CRMSYNC_EVENT_MAX_ATTEMPTS, timeoutMs: e.CRMSYNC_EVENT_TIMEOUT_MS },
     logLevel: e.CRMSYNC_LOG_LEVEL,
     fields: fileFields,
+    sweep: { intervalMs: e.CRMSYNC_SWEEP_INTERVAL * 1000, overlapMs: e.CRMSYNC_SWEEP_OVERLAP * 1000 },
   });
 }
