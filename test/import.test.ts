@@ -5,6 +5,11 @@ import { runImport, type ImportRequest } from '../src/import/run-import.js';
 import { undoImport } from '../src/import/undo-import.js';
 import { getImport, listImports, type ImportRun } from '../src/store/imports.js';
 import { listUsers, findUser } from '../src/store/users.js';
+import pino from 'pino';
+import { loadConfig } from '../src/config.js';
+import { startService } from '../src/service.js';
+import { startFakeActiveCampaign } from './fakes/activecampaign.js';
+import { testDatabase } from './support/database.js';
 import { startHarness, type Harness } from './support/harness.js';
 
 /** `crmsync import` against the sandbox CRM, on the real store (SQLite or PostgreSQL). */
@@ -166,5 +171,31 @@ describe('import from a CRM that cannot list', () => {
     await expect(runImport({ ...engine, crm: noTags }, { ...all, tag: 'vip' })).rejects.toThrow(/cannot list contacts by tag.*without --tag/);
     expect(await listImports(engine.db, 10)).toEqual([]);
     expect(await users()).toEqual([]);
+  });
+});
+
+describe('import from ActiveCampaign (its fake)', () => {
+  it('imports a tag\'s contacts with their tags and fields, one listing call per page of 100, within the rate limit', async () => {
+    const ac = await startFakeActiveCampaign({ apiToken: 'ac-secret-token', rateLimitPerSecond: 5 });
+    const database = await testDatabase();
+    const service = await startService(
+      loadConfig({ PORT: '0', CRMSYNC_DATABASE_URL: database.url, CRMSYNC_ACCESS_KEY: 'ac-access-key-0123456789', CRMSYNC_API_TOKEN: 'ac-api-token-0123456789', CRMSYNC_CRM: 'activecampaign', CRMSYNC_CRM_URL: ac.url, CRMSYNC_CRM_API_KEY: 'ac-secret-token' }),
+      { logger: pino({ level: 'silent' }), workers: false, listen: false },
+    );
+    try {
+      for (let i = 1; i <= 150; i++) ac.seedContact({ email: `ac${i}@example.com`, firstName: `A${i}`, tags: i <= 120 ? ['Member', 'Newsletter'] : ['Newsletter'] });
+      const run = await runImport(service.engine, { tag: 'member', updateExisting: false, role: 'customer' });
+      expect(run).toMatchObject({ state: 'done', listed: 120, created: 120, failed: 0, total: 120 });
+      // tags once (name → id), then 2 pages of contacts with their tags side loaded: no per-contact calls.
+      expect(ac.routeCalls('GET /api/3/contacts')).toBe(2);
+      expect(ac.rateLimited).toBe(0);
+      const user = await findUser(service.engine.db, { email: 'ac7@example.com' });
+      expect(user).toMatchObject({ role: 'customer', tags: ['Member', 'Newsletter'], fields: { first_name: 'A7' } });
+      expect(await findUser(service.engine.db, { email: 'ac130@example.com' })).toBeNull();
+    } finally {
+      await service.stop();
+      await ac.close();
+      await database.cleanup();
+    }
   });
 });

@@ -63,7 +63,7 @@ export interface ContactPage {
   ids: string[];
   /** Opaque; null when this was the last page. */
   nextCursor: string | null;
-  /** How many contacts the whole listing has, when the CRM says. */
+  /** How many contacts the whole listing has, when the CRM says (at least on the first page). */
   total?: number;
 }
 

@@ -78,7 +78,7 @@ export async function runImport(engine: Engine, request: ImportRequest, hooks: I
         await sleep(error.retryAfterMs ?? backoffMs(attempt));
       }
     }
-    await importPage(engine, run, page.snapshots, page.missing, { cursor: page.listed.nextCursor, total: page.listed.total ?? null }, request.updateExisting, role);
+    await importPage(engine, run, page.snapshots, page.missing, { cursor: page.listed.nextCursor, total: page.listed.total ?? run.total }, request.updateExisting, role);
     run = (await getImport(db, run.id))!;
     await hooks.onPage?.(run);
     if (page.listed.nextCursor === null) {
