@@ -88,6 +88,17 @@ describe('import from the sandbox CRM', () => {
     const run = await runImport(h.service.engine, { ...all, role: 'member' });
     expect(run.created).toBe(4);
     expect(new Set((await users()).map((u) => u.role))).toEqual(new Set(['member']));
+    // An existing user's role is not the import's to change, even with --update-existing.
+    h.sandbox.state.createContact({ email: 'late@example.com' });
+    const again = await runImport(h.service.engine, { ...all, role: 'customer', updateExisting: true });
+    expect(again).toMatchObject({ created: 1 });
+    expect((await users()).map((u) => [u.email, u.role]).sort()).toEqual([
+      ['ada@example.com', 'member'],
+      ['alan@example.com', 'member'],
+      ['grace@example.com', 'member'],
+      ['katherine@example.com', 'member'],
+      ['late@example.com', 'customer'],
+    ]);
   });
 
   it('a run stopped between pages (Ctrl-C) continues where it stopped on the next run, without duplicates', async () => {

@@ -141,7 +141,8 @@ async function importContact(engine: Engine, trx: Db, importId: number, snapshot
     action: 'add',
     contactId: snapshot.contactId,
     userId: existing?.id ?? null,
-    role,
+    // --role is for the users an import creates: a bulk import never changes an existing user's role.
+    role: existing ? null : role,
     sendNotification: false,
     webhooks: 0,
     runAt: now,
