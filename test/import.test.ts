@@ -15,7 +15,10 @@ import { startHarness, type Harness } from './support/harness.js';
 /** `crmsync import` against the sandbox CRM, on the real store (SQLite or PostgreSQL). */
 let h: Harness;
 afterEach(async () => {
-  await h?.stop();
+  // Stopped once: a later test in this file may not start a harness at all.
+  const started = h as Harness | undefined;
+  h = undefined as unknown as Harness;
+  await started?.stop();
 });
 
 const all: ImportRequest = { tag: null, updateExisting: false, role: null, pageSize: 3 };

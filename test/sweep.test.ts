@@ -3,12 +3,19 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Sweeper } from '../src/sweep/sweeper.js';
 import { releaseSweepLease, takeSweepLease } from '../src/store/sweeps.js';
 import { findUser } from '../src/store/users.js';
+import { loadConfig } from '../src/config.js';
+import { startService } from '../src/service.js';
+import { startFakeActiveCampaign } from './fakes/activecampaign.js';
+import { testDatabase } from './support/database.js';
 import { ManualClock, startHarness, type Harness } from './support/harness.js';
 
 /** The periodic sweep: repairs webhooks a CRM never sent, with a controlled clock. */
 let h: Harness;
 afterEach(async () => {
-  await h?.stop();
+  // Stopped once: a later test in this file may not start a harness at all.
+  const started = h as Harness | undefined;
+  h = undefined as unknown as Harness;
+  await started?.stop();
 });
 
 const MINUTE = 60_000;
@@ -136,5 +143,35 @@ describe('periodic sweep', () => {
     clock.advance(10 * MINUTE);
     const results = await Promise.all([h.service.sweeper.runOnce(), other.runOnce()]);
     expect(results.filter((r) => r.ran)).toHaveLength(1);
+  });
+});
+
+describe('periodic sweep against ActiveCampaign (its fake)', () => {
+  it('repairs a tag added in AC whose webhook never came (filters[updated_after])', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 10, 28, 12));
+    const ac = await startFakeActiveCampaign({ apiToken: 'ac-secret-token', rateLimitPerSecond: 50, now: () => clock.now() });
+    const database = await testDatabase();
+    const service = await startService(
+      loadConfig({ PORT: '0', CRMSYNC_DATABASE_URL: database.url, CRMSYNC_ACCESS_KEY: 'ac-access-key-0123456789', CRMSYNC_API_TOKEN: 'ac-api-token-0123456789', CRMSYNC_CRM: 'activecampaign', CRMSYNC_CRM_URL: ac.url, CRMSYNC_CRM_API_KEY: 'ac-secret-token', CRMSYNC_CRM_RATE_LIMIT: '50' }),
+      { clock, logger: pino({ level: 'silent' }), workers: false },
+    );
+    try {
+      const id = ac.seedContact({ email: 'swept@example.com', tags: ['Member'] });
+      ac.seedContact({ email: 'other@example.com' });
+      await fetch(`${service.url}/?wpf_action=add&access_key=ac-access-key-0123456789&contact_id=${id}`);
+      while ((await service.reconciler.runOnce()).claimed > 0);
+      clock.advance(30 * MINUTE);
+      expect(await service.sweeper.runOnce()).toMatchObject({ ran: true, listed: 0 });
+      clock.advance(MINUTE);
+      ac.tagContact(id, 'VIP'); // in AC's UI; the automation that would call crmsync is missing
+      clock.advance(4 * MINUTE);
+      expect(await service.sweeper.runOnce()).toMatchObject({ ran: true, listed: 1, queued: 1 });
+      while ((await service.reconciler.runOnce()).claimed > 0);
+      expect((await findUser(service.engine.db, { contactId: id }))!.tags).toEqual(['Member', 'VIP']);
+    } finally {
+      await service.stop();
+      await ac.close();
+      await database.cleanup();
+    }
   });
 });
