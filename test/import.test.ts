@@ -138,6 +138,17 @@ describe('import from the sandbox CRM', () => {
     expect(await users()).toHaveLength(12);
   });
 
+  it('a run killed right after its last page committed is done, not started over', async () => {
+    h = await startHarness({ workers: false });
+    await expect(runImport(h.service.engine, all, { onPage: (r) => { if (r.listed === 4) throw new Error('killed'); } })).rejects.toThrow('killed');
+    const [killed] = await listImports(h.service.engine.db, 1);
+    expect(killed).toMatchObject({ state: 'done', listed: 4, created: 4, cursor: null });
+    const next = await runImport(h.service.engine, all);
+    expect(next.id).not.toBe(killed!.id);
+    expect(next).toMatchObject({ state: 'done', created: 0, skipped: 4 });
+    expect(await users()).toHaveLength(4);
+  });
+
   it('--undo deletes the users it created, restores what it overwrote, and reports what it could not undo', async () => {
     h = await startHarness({ workers: false });
     const db = h.service.engine.db;

@@ -81,9 +81,7 @@ export async function runImport(engine: Engine, request: ImportRequest, hooks: I
     await importPage(engine, run, page.snapshots, page.missing, { cursor: page.listed.nextCursor, total: page.listed.total ?? run.total }, request.updateExisting, role);
     run = (await getImport(db, run.id))!;
     await hooks.onPage?.(run);
-    if (page.listed.nextCursor === null) {
-      await setImportState(db, run.id, 'done', clock.now());
-      run = (await getImport(db, run.id))!;
+    if (run.state === 'done') {
       await engine.log.write({
         level: 'info',
         source: 'import',

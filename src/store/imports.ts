@@ -105,8 +105,13 @@ export async function listImports(db: Db, limit: number): Promise<ImportRun[]> {
   return (await db.selectFrom('imports').selectAll().orderBy('id', 'desc').limit(limit).execute()).map(toRun);
 }
 
-/** One page done: where the listing now stands and what the page added to the counts (in the page's transaction). */
+/**
+ * One page done: where the listing now stands and what the page added to the counts (in the
+ * page's transaction). The last page (no cursor after it) finishes the run in the same commit, so
+ * a run killed right after it is not taken for one that has not started.
+ */
 export async function advanceImport(db: Db, id: number, page: { cursor: string | null; total: number | null; counts: ImportCounts }, now: number): Promise<void> {
+  const last = page.cursor === null;
   const c = page.counts;
   await db
     .updateTable('imports')
@@ -118,8 +123,9 @@ export async function advanceImport(db: Db, id: number, page: { cursor: string |
       updated: sql`updated + ${c.updated}`,
       skipped: sql`skipped + ${c.skipped}`,
       failed: sql`failed + ${c.failed}`,
-      state: 'running',
+      state: last ? 'done' : 'running',
       updated_at: now,
+      ...(last && { finished_at: now }),
     })
     .where('id', '=', id)
     .execute();
