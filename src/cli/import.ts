@@ -20,6 +20,7 @@ export interface ImportCommandOptions {
 
 /** `crmsync import`: contacts → users (resumable), `--list` the imports, `--undo ID` one of them. */
 export async function importCommand(options: ImportCommandOptions): Promise<void> {
+  if (options.pageSize === 0) return fail('crmsync import: --page-size must be at least 1');
   let config;
   try {
     config = loadConfig();
