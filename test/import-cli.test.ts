@@ -68,7 +68,9 @@ const localUsers = async () => {
   return listUsers(db, { limit: 1000 });
 };
 
-describe('crmsync import (command line)', () => {
+// Each test starts up to four Node processes (tsx compiles the CLI each time): on a loaded
+// machine that alone can take tens of seconds, so these tests get a larger budget.
+describe('crmsync import (command line)', { timeout: 180_000 }, () => {
   it('prints a progress line per page and a summary; --list shows the import; --undo rolls it back', async () => {
     await setup({ contacts: 5 });
     const run = await cli('--page-size', '2', '--tag', 'odd', '--role', 'member').output;
