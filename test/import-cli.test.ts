@@ -47,18 +47,22 @@ function cli(...args: string[]): Cli {
   });
   let stdout = '';
   let stderr = '';
-  const waiters: { re: RegExp; resolve: () => void }[] = [];
+  const waiters: { re: RegExp; resolve: () => void; reject: (error: Error) => void }[] = [];
   child.stdout.on('data', (chunk: Buffer) => {
     stdout += chunk.toString();
     for (const w of waiters.splice(0)) (w.re.test(stdout) ? w.resolve : () => waiters.push(w))();
   });
   child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
   const output = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stdout: string; stderr: string }>((resolve) =>
-    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr })),
+    child.on('close', (code, signal) => {
+      // A process that ended without printing what a test waits for fails that test at once.
+      for (const w of waiters.splice(0)) w.reject(new Error(`crmsync import exited (${code ?? signal}) before printing ${w.re}:\n${stdout}\n${stderr}`));
+      resolve({ code, signal, stdout, stderr });
+    }),
   );
   return {
     output,
-    waitFor: (re) => (re.test(stdout) ? Promise.resolve() : new Promise<void>((resolve) => waiters.push({ re, resolve }))),
+    waitFor: (re) => (re.test(stdout) ? Promise.resolve() : new Promise<void>((resolve, reject) => waiters.push({ re, resolve, reject }))),
     kill: (signal) => child.kill(signal),
   };
 }
