@@ -49,6 +49,8 @@ const envSchema = z.object({
   CRMSYNC_ROTATION_GRACE_HOURS: int(24, 0, 720),
   CRMSYNC_EVENT_MAX_ATTEMPTS: int(15, 1, 100),
   CRMSYNC_EVENT_TIMEOUT_MS: int(15_000, 100, 300_000),
+  CRMSYNC_SWEEP_INTERVAL: int(300, 0, 86_400),
+  CRMSYNC_SWEEP_OVERLAP: int(120, 0, 86_400),
   CRMSYNC_LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   CRMSYNC_CONFIG: z.string().optional(),
 });
@@ -105,6 +107,8 @@ export interface Config {
   /** Who wins per mapped field (from the long form in the config file); unlisted fields are `both`. */
   fieldPolicies: FieldPolicies;
   rules: TagRule[];
+  /** The periodic sweep: seconds between sweeps (0 = off) and the overlap window, in ms. */
+  sweep: { intervalMs: number; overlapMs: number };
 }
 
 export class ConfigError extends Error {
@@ -175,6 +179,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
     fields: fileFields,
     fieldPolicies: Object.freeze(fieldPolicies),
     rules: fileRules,
+    sweep: { intervalMs: e.CRMSYNC_SWEEP_INTERVAL * 1000, overlapMs: e.CRMSYNC_SWEEP_OVERLAP * 1000 },
   });
 }
 

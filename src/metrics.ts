@@ -28,6 +28,9 @@ export function createMetrics(queueCounts?: () => Promise<Record<string, number>
     reconciles: new Counter({ name: 'crmsync_reconciles_total', help: 'Reconcile passes by outcome', labelNames: ['outcome'], registers: [registry] }),
     crmCalls: new Counter({ name: 'crmsync_crm_calls_total', help: 'HTTP calls made to the CRM', labelNames: ['status'], registers: [registry] }),
     crmRateLimited: new Counter({ name: 'crmsync_crm_rate_limited_total', help: '429 answers received from the CRM', registers: [registry] }),
+    sweepRuns: new Counter({ name: 'crmsync_sweep_runs_total', help: 'Periodic sweeps of recently changed CRM contacts, by outcome', labelNames: ['outcome'], registers: [registry] }),
+    sweepContacts: new Counter({ name: 'crmsync_sweep_contacts_total', help: 'Contacts the sweep found changed: queued (a local user) or no_local_user', labelNames: ['outcome'], registers: [registry] }),
+    sweepLastRun: new Gauge({ name: 'crmsync_sweep_last_run_timestamp_seconds', help: 'When the last successful sweep started', registers: [registry] }),
   };
   return m;
 }

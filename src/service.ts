@@ -18,6 +18,7 @@ import { Reconciler } from './reconcile/reconciler.js';
 import { WorkerPool } from './reconcile/worker-pool.js';
 import { createRedactor } from './redact.js';
 import { Credential } from './credentials.js';
+import { Sweeper } from './sweep/sweeper.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
 import { dialectOf, migrate, openDatabase } from './store/database.js';
 import { countJobs, reclaimExpiredJobs } from './store/jobs.js';
@@ -50,6 +51,8 @@ export interface Service {
   /** Sends events to the host application's endpoints. */
   deliverer: Deliverer;
   sandbox: Sandbox | null;
+  /** Re-reads recently changed contacts (missed webhooks). */
+  sweeper: Sweeper;
   crm: Crm;
   accessKey: string;
   apiToken: string;
@@ -85,6 +88,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       latencyMs: options.sandboxLatencyMs ?? 0,
       webhookUrl: webhookUrl('update'),
       logger: false,
+      now: () => clock.now(),
     });
     crmUrl = sandbox.url;
     crmKey = sandbox.apiKey;
@@ -148,6 +152,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   const reconciler = new Reconciler(engine);
   const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now(), workerId: engine.workerId, leaseMs: config.leaseMs, log, lingerMs: crm.capabilities.maxBatchLoad > 1 ? 200 : 0 });
   const deliverer = new Deliverer({ db, clock, log, logger, workerId: engine.workerId, maxAttempts: config.events.maxAttempts, timeoutMs: config.events.timeoutMs });
+  const sweeper = new Sweeper(engine, config.sweep, { wake: () => pool.wake(), logger });
   const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => access.valid(), redact, onStored: () => pool.wake() });
   const app = buildApp(
     {
@@ -181,6 +186,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
   if (options.workers !== false) {
     pool.start();
     deliverer.start();
+    await sweeper.start();
   }
 
   // Housekeeping: history past the retention period goes, hourly (and once at start).
@@ -208,6 +214,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     pool,
     deliverer,
     sandbox,
+    sweeper,
     crm,
     get accessKey() {
       return access.current;
@@ -222,6 +229,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     async stop() {
       clearInterval(pruneTimer);
       clearInterval(refreshCredentials);
+      await sweeper.stop();
       await app.close();
       await pool.stop();
       await deliverer.stop();

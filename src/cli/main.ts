@@ -4,6 +4,7 @@ import { serveCommand } from './serve.js';
 import { sandboxCommand } from './sandbox.js';
 import { doctorCommand } from './doctor.js';
 import { rotateCommand } from './rotate.js';
+import { importCommand } from './import.js';
 
 const int = (name: string) => (value: string) => {
   const n = Number(value);
@@ -50,5 +51,17 @@ program
   })
   .option('--grace-hours <hours>', 'how long the old value keeps working (default: CRMSYNC_ROTATION_GRACE_HOURS, 24)', int('grace'))
   .action(rotateCommand);
+
+program
+  .command('import')
+  .description('import the CRM\'s contacts as users (resumable: run it again to continue); --list shows past imports, --undo ID rolls one back')
+  .option('--tag <tag>', 'only contacts with this tag')
+  .option('--update-existing', 'also update users that exist already (found by contact ID or e-mail); default: leave them alone')
+  .option('--role <role>', 'role of the users created (one of CRMSYNC_ROLES, never a privileged one)')
+  .option('--page-size <n>', 'contacts per CRM listing call (default: the CRM\'s largest page)', int('page size'))
+  .option('--list', 'list past imports')
+  .option('--undo <id>', 'roll back import ID: delete the users it created, restore what it overwrote', int('import id'))
+  .option('--sandbox-port <port>', 'port of the sandbox CRM embedded in `crmsync serve` when CRMSYNC_CRM=sandbox', int('port'), 8788)
+  .action(importCommand);
 
 await program.parseAsync(process.argv);

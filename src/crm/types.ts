@@ -27,6 +27,57 @@ export interface Crm {
   removeTags(contactId: string, tags: readonly string[]): Promise<void>;
   listTags(): Promise<string[]>;
   listFields(): Promise<CrmField[]>;
+  /**
+   * Lists the account's contacts page by page (optionally those with one tag), where
+   * `capabilities.listing.contacts` says the CRM can. Used by `crmsync import`.
+   */
+  listContacts?(query: ContactListQuery): Promise<ContactPage>;
+  /**
+   * Lists contacts changed at or after `since` (epoch ms), where `capabilities.listing.changedSince`
+   * says the CRM can. Used by the periodic sweep.
+   */
+  listChangedContacts?(query: ChangedContactsQuery): Promise<ContactPage>;
+}
+
+export interface ContactListQuery {
+  /** Only contacts with this tag (by name, as crmsync knows tags). */
+  tag?: string;
+  /** Where the previous page ended; null for the first page. */
+  cursor: string | null;
+  /** Contacts wanted per page; the adapter may return fewer (its own page size). */
+  limit: number;
+}
+
+export interface ChangedContactsQuery {
+  since: number;
+  cursor: string | null;
+  limit: number;
+}
+
+/**
+ * One page of a listing. A CRM whose listing returns whole contacts fills `contacts`; one
+ * whose listing lacks tags or fields gives `ids`, which the caller loads with `loadContacts`
+ * (in batches).
+ */
+export interface ContactPage {
+  contacts: ContactSnapshot[];
+  ids: string[];
+  /** Opaque; null when this was the last page. */
+  nextCursor: string | null;
+  /** How many contacts the whole listing has, when the CRM says (at least on the first page). */
+  total?: number;
+}
+
+/** What a CRM can list (absent: nothing). */
+export interface CrmListing {
+  /** `listContacts` works. */
+  contacts: boolean;
+  /** `listContacts` can filter by tag. */
+  byTag: boolean;
+  /** `listChangedContacts` works (the CRM filters by modification time). */
+  changedSince: boolean;
+  /** The largest page the CRM serves. */
+  pageSize: number;
 }
 
 export interface CrmCapabilities {
@@ -38,6 +89,8 @@ export interface CrmCapabilities {
   tagsById: boolean;
   /** The CRM's documented API rate limit. */
   rateLimit: { requests: number; perMs: number };
+  /** Listing contacts (import, sweep); absent when the CRM's API cannot list them. */
+  listing?: CrmListing;
 }
 
 export interface CrmField {

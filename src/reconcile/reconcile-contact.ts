@@ -31,6 +31,20 @@ export async function reconcileContact(
   contactId: string,
   snapshot: ContactSnapshot | null,
 ): Promise<{ report: PassReport; welcome: User | null }> {
+  const result = await passContact(engine, trx, job, contactId, snapshot);
+  await engine.log.write(result.report.log, trx);
+  await completeJob(trx, job.id);
+  return result;
+}
+
+/** The pass itself, without its job or its log lines written (`crmsync import` runs it too). */
+export async function passContact(
+  engine: Engine,
+  trx: Db,
+  job: Job,
+  contactId: string,
+  snapshot: ContactSnapshot | null,
+): Promise<{ report: PassReport; welcome: User | null }> {
   const report = emptyReport(contactId, job.action);
   report.snapshot = snapshot;
   // Which worker ran the pass and since when: the log shows a contact is never run twice at once.
@@ -39,8 +53,6 @@ export async function reconcileContact(
     report.log.push({ level, source: 'reconcile', contactId, userId: report.userId, message, context: { ...context, pass } });
 
   const welcome = await run();
-  await engine.log.write(report.log, trx);
-  await completeJob(trx, job.id);
   return { report, welcome };
 
   async function run(): Promise<User | null> {

@@ -24,7 +24,11 @@ export const listContacts =
       const contact = found && d.state.read(found.id);
       return { contacts: contact ? [contact] : [] };
     }
-    const contacts = parseIds(query.ids ?? []).flatMap((id) => d.state.read(id) ?? []);
+    if (query.ids === undefined) {
+      const page = d.state.page({ tag: query.tag, updatedAfter: query.updated_after ? Date.parse(query.updated_after) : undefined, after: query.after, limit: query.limit });
+      return { contacts: page.contacts, total: page.total, next: page.next };
+    }
+    const contacts = parseIds(query.ids).flatMap((id) => d.state.read(id) ?? []);
     return { contacts };
   };
 

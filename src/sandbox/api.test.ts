@@ -65,6 +65,27 @@ describe('sandbox API: contacts', () => {
     expect(sb.state.history(c.id).map((v) => v.version)).toEqual([1, 2]);
   });
 
+  it('lists contacts in ID order, page by page, filtered by tag and by modification time', async () => {
+    const all = await call('GET', '/api/contacts?limit=3');
+    expect(all.status).toBe(200);
+    const total = sb.state.list().length;
+    expect(all.body).toMatchObject({ total, next: total > 3 ? all.body.contacts[2].id : null });
+    expect(all.body.contacts.map((c: { id: string }) => Number(c.id))).toEqual([1, 2, 3]);
+    const rest = await call('GET', `/api/contacts?limit=100&after=${all.body.next}`);
+    expect(rest.body.contacts.map((c: { id: string }) => Number(c.id))[0]).toBe(4);
+    expect(rest.body.next).toBeNull();
+    const vip = await call('GET', '/api/contacts?tag=vip');
+    expect(vip.body.contacts.every((c: { tags: string[] }) => c.tags.includes('vip'))).toBe(true);
+    expect(vip.body.total).toBe(sb.state.list().filter((c) => c.tags.includes('vip')).length);
+    // A contact changed now is listed as changed after a moment ago; the others were changed earlier.
+    const since = new Date(Date.now() - 1).toISOString();
+    const { body } = await call('POST', '/api/contacts', { email: 'changed@example.com' });
+    const changed = await call('GET', `/api/contacts?updated_after=${encodeURIComponent(since)}`);
+    expect(changed.body.contacts.map((c: { id: string }) => c.id)).toContain(body.contact.id);
+    const future = await call('GET', `/api/contacts?updated_after=${encodeURIComponent(new Date(Date.now() + 60_000).toISOString())}`);
+    expect(future.body).toEqual({ contacts: [], total: 0, next: null });
+  });
+
   it('patches fields, and clears one with null', async () => {
     const { body } = await call('POST', '/api/contacts', { email: 'patch@example.com', fields: { phone: '123' } });
     const id = body.contact.id;
@@ -136,7 +157,11 @@ describe('sandbox API: errors', () => {
     ['POST', '/api/contacts/1/tags', { apply: 'x' }],
     ['POST', '/api/contacts/1/tags', { apply: ['  '] }],
     ['POST', '/api/contacts/1/tags', { set: ['x'] }],
-    ['GET', '/api/contacts', undefined],
+    ['GET', '/api/contacts?limit=0', undefined],
+    ['GET', '/api/contacts?limit=101', undefined],
+    ['GET', '/api/contacts?updated_after=yesterday', undefined],
+    ['GET', '/api/contacts?ids=1&tag=x', undefined],
+    ['GET', '/api/contacts?after=abc', undefined],
     ['GET', '/api/contacts?ids=1&email=a@example.com', undefined],
     ['GET', '/api/contacts/abc', undefined],
   ])('%s %s %j is a 400 that changes nothing', async (method, path, body) => {

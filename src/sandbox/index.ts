@@ -32,6 +32,8 @@ export interface SandboxOptions {
   /** Seed a few demo contacts; default true. */
   seed?: boolean;
   logger?: boolean;
+  /** The time contacts' modification times are stamped with (a test's controllable clock); default Date.now. */
+  now?: () => number;
 }
 
 export interface Sandbox {
@@ -47,7 +49,7 @@ export interface Sandbox {
 
 /** Start the sandbox CRM: an HTTP server with the shape of a hosted CRM, plus test controls. */
 export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbox> {
-  const state = new SandboxState();
+  const state = new SandboxState(options.now);
   if (options.seed ?? true) seedDemoContacts(state);
   const webhooks = new SandboxWebhooks({
     url: options.webhookUrl ?? null,

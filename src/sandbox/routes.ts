@@ -7,7 +7,7 @@ import * as ui from './ui-handlers.js';
 /** Every endpoint of the sandbox, one line each. `/api/*` and `/_sandbox/*` need the API key. */
 export function apiRoutes(app: FastifyInstance, d: SandboxDeps): void {
   app.get('/api/contacts/:id', api.getContact(d));
-  app.get('/api/contacts', api.listContacts(d)); // ?ids=1,2,3 (≤ 100) or ?email=x
+  app.get('/api/contacts', api.listContacts(d)); // ?ids=1,2,3 (≤ 100) or ?email=x, or a listing: ?tag=&updated_after=ISO&after=ID&limit=≤100
   app.post('/api/contacts', api.upsertContact(d)); // upsert by e-mail: 201 created, 200 updated
   app.patch('/api/contacts/:id', api.patchContact(d));
   app.post('/api/contacts/:id/tags', api.changeTags(d)); // { apply?, remove? }

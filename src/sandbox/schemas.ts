@@ -14,9 +14,15 @@ export const contactsQuery = z
   .object({
     ids: z.union([z.string(), z.array(z.string())]).optional(),
     email: z.string().min(1).max(320).optional(),
+    // Listing (neither ids nor email): filters, then pages in ID order.
+    tag: z.string().trim().min(1).max(255).optional(),
+    updated_after: z.iso.datetime({ offset: true }).optional(),
+    after: contactId.optional(),
+    limit: z.coerce.number().int().min(1).max(100).default(100),
   })
   .strict()
-  .refine((q) => (q.ids === undefined) !== (q.email === undefined), 'give either ids or email');
+  .refine((q) => q.ids === undefined || q.email === undefined, 'give either ids or email, not both')
+  .refine((q) => (q.ids === undefined && q.email === undefined) || (q.tag ?? q.updated_after ?? q.after) === undefined, 'tag, updated_after and after are for listing (without ids or email)');
 
 export const upsertBody = z.object({ email: z.email().max(320), fields: fields.optional() }).strict();
 export const patchBody = z.object({ fields }).strict();

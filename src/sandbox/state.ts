@@ -71,6 +71,26 @@ export class SandboxState {
     return [...this.entries.keys()].map((id) => this.get(id)!);
   }
 
+  /**
+   * A page of the listing API: contacts in ID order after `after`, with `tag` and changed at
+   * or after `updatedAfter` (ms), read like any API read. `next` is the cursor of the page after.
+   */
+  page(query: { tag?: string; updatedAfter?: number; after?: string; limit: number }): { contacts: SandboxContact[]; total: number; next: string | null } {
+    const matching = [...this.entries.entries()]
+      .map(([id, entry]) => ({ id: Number(id), current: entry.history.at(-1)! }))
+      .filter(({ current }) => query.tag === undefined || current.tags.includes(query.tag))
+      .filter(({ current }) => query.updatedAfter === undefined || Date.parse(current.updatedAt) >= query.updatedAfter)
+      .sort((a, b) => a.id - b.id);
+    const after = query.after === undefined ? 0 : Number(query.after);
+    const rest = matching.filter(({ id }) => id > after);
+    const slice = rest.slice(0, query.limit);
+    return {
+      contacts: slice.map(({ id }) => this.read(String(id))!),
+      total: matching.length,
+      next: rest.length > query.limit ? String(slice.at(-1)!.id) : null,
+    };
+  }
+
   /** Every version of a contact, oldest first. */
   history(id: string): SandboxContact[] {
     return (this.entries.get(id)?.history ?? []).map(copyContact);

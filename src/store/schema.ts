@@ -19,6 +19,8 @@ export interface Database {
   event_deliveries: EventDeliveriesTable;
   field_sync: FieldSyncTable;
   grants: GrantsTable;
+  imports: ImportsTable;
+  import_users: ImportUsersTable;
 }
 
 export interface SettingsTable {
@@ -179,4 +181,38 @@ export interface GrantsTable {
   created_at: number;
   revoked_at: number | null;
   revoked_reason: string | null;
+}
+
+export interface ImportsTable {
+  id: Generated<number>;
+  crm: string;
+  tag: string | null;
+  update_existing: number;
+  role: string | null;
+  /** running | interrupted | done | failed | undone */
+  state: string;
+  /** Where the CRM listing stopped (the adapter's opaque cursor); null before the first page. */
+  cursor: string | null;
+  total: number | null;
+  listed: number;
+  created: number;
+  updated: number;
+  skipped: number;
+  failed: number;
+  error: string | null;
+  started_at: number;
+  updated_at: number;
+  finished_at: number | null;
+  undone_at: number | null;
+}
+
+export interface ImportUsersTable {
+  import_id: number;
+  user_id: number;
+  contact_id: string;
+  created: number;
+  /** JSON {email, role, fields, tags} before the import changed the user; null when it created it. */
+  before: string | null;
+  /** JSON {email, role, fields, tags} as the import left the user. */
+  after: string;
 }

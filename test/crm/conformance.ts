@@ -55,6 +55,30 @@ export function describeCrmConformance(name: string, setup: () => Promise<Confor
       expect(typeof h.crm.name).toBe('string');
     });
 
+    it('has the listing methods its capabilities declare, and lists a tag\'s contacts whole or as IDs to load', async () => {
+      const listing = h.crm.capabilities.listing;
+      expect(typeof h.crm.listContacts === 'function').toBe(listing?.contacts === true);
+      expect(typeof h.crm.listChangedContacts === 'function').toBe(listing?.changedSince === true);
+      if (!listing?.contacts) return; // nothing to list: import says so (tested in test/import.test.ts)
+      expect(listing.pageSize).toBeGreaterThanOrEqual(1);
+      const tag = `Listed${Date.now().toString(36)}${++seq}`;
+      const tagged = [await h.seedContact({ email: email('listed-a'), fields: { [fieldA]: 'Lia' }, tags: [tag] }), await h.seedContact({ email: email('listed-b'), tags: [tag, 'Other'] })];
+      const untagged = await h.seedContact({ email: email('unlisted'), tags: ['Other'] });
+      const seen = new Map<string, { tags: string[]; fields: Record<string, string | null> }>();
+      let cursor: string | null = null;
+      for (let pages = 0; pages < 10_000; pages++) {
+        const page = await h.crm.listContacts!({ ...(listing.byTag && { tag }), cursor, limit: 2 });
+        for (const c of page.contacts) seen.set(c.contactId, c);
+        for (const [id, c] of await h.crm.loadContacts(page.ids)) seen.set(id, c);
+        if ((cursor = page.nextCursor) === null) break;
+      }
+      expect(cursor).toBeNull();
+      expect(seen.get(tagged[0]!)).toMatchObject({ tags: [tag], fields: { [fieldA]: 'Lia' } });
+      expect([...seen.get(tagged[1]!)!.tags].sort()).toEqual([tag, 'Other'].sort());
+      if (listing.byTag) expect(seen.has(untagged)).toBe(false);
+      else expect(seen.has(untagged)).toBe(true);
+    });
+
     it('loads one contact with e-mail, mapped fields and tag names', async () => {
       const address = email('one');
       const id = await h.seedContact({ email: address, fields: { [fieldA]: 'Ada', [fieldB]: 'Lovelace' }, tags: ['Customer', 'VIP'] });

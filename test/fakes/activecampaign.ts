@@ -14,6 +14,8 @@ export interface FakeActiveCampaignOptions {
   rateLimitPerSecond?: number;
   /** Delay before each answer. */
   latencyMs?: number;
+  /** The time contacts' cdate/udate are stamped with (a test's controllable clock); default Date.now. */
+  now?: () => number;
   /** Honour `include=` side loading on the contact list (default true); false mimics an API that ignores it. */
   sideLoading?: boolean;
 }
@@ -77,7 +79,8 @@ export interface ContactState {
   fieldValues: Record<string, string>;
 }
 
-const ISO = () => new Date().toISOString().replace(/\.\d{3}Z$/, '-00:00');
+/** AC's date format: seconds, with an offset. */
+const acDate = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '-00:00');
 
 export class FakeActiveCampaign {
   readonly apiToken: string;
@@ -102,6 +105,7 @@ export class FakeActiveCampaign {
   private failures: { count: number; status: number }[] = [];
   private latencyMs: number;
   private readonly sideLoading: boolean;
+  private readonly now: () => number;
   private baseUrl = '';
 
   constructor(options: FakeActiveCampaignOptions = {}) {
@@ -110,6 +114,7 @@ export class FakeActiveCampaign {
     this.tokens = this.rate;
     this.latencyMs = options.latencyMs ?? 0;
     this.sideLoading = options.sideLoading ?? true;
+    this.now = options.now ?? Date.now;
     this.app = Fastify({ logger: false });
     this.routes();
   }
@@ -164,7 +169,7 @@ export class FakeActiveCampaign {
     const existing = this.tagByName(name);
     if (existing) return existing.id;
     const id = String(this.nextId.tag++);
-    this.tags.set(id, { id, tag: name, tagType, description: '', cdate: ISO() });
+    this.tags.set(id, { id, tag: name, tagType, description: '', cdate: this.iso() });
     return id;
   }
 
@@ -215,6 +220,16 @@ export class FakeActiveCampaign {
 
   // ---- internals ----
 
+  private iso(): string {
+    return acDate(this.now());
+  }
+
+  /** Tag links count as a change of the contact (udate moves): assumed, see the adapter's README. */
+  private touch(contact: string): void {
+    const c = this.contacts.get(contact);
+    if (c) c.udate = this.iso();
+  }
+
   private tagByName(name: string): TagRow | undefined {
     const key = name.trim().toLowerCase();
     return [...this.tags.values()].find((t) => t.tag.toLowerCase() === key);
@@ -222,7 +237,7 @@ export class FakeActiveCampaign {
 
   private createContact(email: string): FakeContact {
     const id = String(this.nextId.contact++);
-    const now = ISO();
+    const now = this.iso();
     const contact: FakeContact = { id, email, firstName: '', lastName: '', phone: '', cdate: now, udate: now };
     this.contacts.set(id, contact);
     return contact;
@@ -232,13 +247,14 @@ export class FakeActiveCampaign {
     const existing = [...this.contactTags.values()].find((ct) => ct.contact === contact && ct.tag === tag);
     if (existing) return existing;
     const id = String(this.nextId.contactTag++);
-    const row = { id, contact, tag, cdate: ISO() };
+    const row = { id, contact, tag, cdate: this.iso() };
     this.contactTags.set(id, row);
+    this.touch(contact);
     return row;
   }
 
   private setFieldValue(contact: string, field: string, value: string): FieldValueRow {
-    const now = ISO();
+    const now = this.iso();
     const existing = [...this.fieldValues.values()].find((fv) => fv.contact === contact && fv.field === field);
     if (existing) {
       existing.value = value;
@@ -348,13 +364,25 @@ export class FakeActiveCampaign {
     app.setNotFoundHandler((_req, reply) => reply.code(404).send({ message: 'Not Found' }));
 
     // List, search and filter contacts: ids[] / ids, email, limit/offset, include (side loading).
-    app.get('/api/3/contacts', async (req) => {
+    app.get('/api/3/contacts', async (req, reply) => {
       const q = new URL(req.url, 'http://x').searchParams;
       const ids = [...q.getAll('ids[]'), ...q.getAll('ids').flatMap((v) => v.split(','))].map((s) => s.trim()).filter(Boolean);
       const email = q.get('email');
-      let list = [...this.contacts.values()];
+      let list = [...this.contacts.values()].sort((a, b) => Number(a.id) - Number(b.id));
       if (ids.length > 0) list = list.filter((c) => ids.includes(c.id));
       if (email !== null) list = list.filter((c) => c.email.toLowerCase() === email.toLowerCase());
+      // The listing filters of "List, search, and filter contacts": tagid, id_greater, filters[updated_after].
+      const tagid = q.get('tagid');
+      if (tagid !== null) list = list.filter((c) => this.tagsOf(c.id).some((ct) => ct.tag === tagid));
+      const idGreater = q.get('id_greater');
+      if (idGreater !== null) list = list.filter((c) => Number(c.id) > Number(idGreater));
+      const updatedAfter = q.get('filters[updated_after]');
+      if (updatedAfter !== null) {
+        const since = Date.parse(updatedAfter);
+        if (Number.isNaN(since)) return reply.code(400).send({ message: 'filters[updated_after] is not a date' });
+        list = list.filter((c) => Date.parse(c.udate) >= since);
+      }
+      if (q.get('orders[id]') === 'DESC') list.reverse();
       const total = list.length;
       const limit = Math.min(100, Number(q.get('limit') ?? 20) || 20);
       const offset = Number(q.get('offset') ?? 0) || 0;
@@ -423,7 +451,7 @@ export class FakeActiveCampaign {
       if (!this.contacts.has(contact)) return reply.code(404).send({ message: `No Result found for Subscriber with id ${contact}` });
       if (!this.fields.has(field)) return reply.code(422).send({ errors: [{ title: 'Field not found', detail: `No field with id ${field}` }] });
       const row = this.setFieldValue(contact, field, String(input.value ?? ''));
-      this.contacts.get(contact)!.udate = ISO();
+      this.contacts.get(contact)!.udate = this.iso();
       return { contacts: [this.contactJson(this.contacts.get(contact)!)], fieldValue: this.fieldValueJson(row) };
     });
 
@@ -437,7 +465,7 @@ export class FakeActiveCampaign {
       if (!this.tags.has(tag)) return reply.code(404).send({ errors: [{ status: 404, title: 'Not Found', detail: 'Tag not found' }] });
       const before = this.contactTags.size;
       const row = this.link(contact, tag);
-      this.contacts.get(contact)!.udate = ISO();
+      this.contacts.get(contact)!.udate = this.iso();
       return reply.code(this.contactTags.size > before ? 201 : 200).send({ contactTag: this.contactTagJson(row) });
     });
 
@@ -445,6 +473,7 @@ export class FakeActiveCampaign {
       const row = this.contactTags.get(req.params.id);
       if (!row) return reply.code(404).send({ message: `No Result found for ContactTag with id ${req.params.id}` });
       this.contactTags.delete(req.params.id);
+      this.touch(row.contact);
       return {};
     });
 
@@ -500,7 +529,7 @@ export class FakeActiveCampaign {
       if (input[key] !== undefined) contact[key] = input[key] === null ? '' : String(input[key]);
     }
     for (const fv of values) this.setFieldValue(contact.id, String(fv.field), fv.value === null || fv.value === undefined ? '' : String(fv.value));
-    contact.udate = ISO();
+    contact.udate = this.iso();
     return null;
   }
 }

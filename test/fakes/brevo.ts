@@ -13,6 +13,8 @@ export interface FakeBrevoOptions {
   rateLimitPerSecond?: number;
   /** Honour the `ids` filter of `GET /contacts` (default true). */
   idsFilter?: boolean;
+  /** The time contacts' modifiedAt is stamped with (a test's controllable clock); default Date.now. */
+  now?: () => number;
 }
 
 export interface FakeBrevoContact {
@@ -30,7 +32,6 @@ interface ListRow {
   folderId: number;
 }
 
-const now = () => new Date().toISOString();
 
 export class FakeBrevo {
   readonly apiKey: string;
@@ -50,6 +51,7 @@ export class FakeBrevo {
   private refilledAt = Date.now();
   private forced: { count: number; reset: string }[] = [];
   private readonly idsFilter: boolean;
+  private readonly clock: () => number;
   private baseUrl = '';
 
   constructor(options: FakeBrevoOptions = {}) {
@@ -57,6 +59,7 @@ export class FakeBrevo {
     this.rate = options.rateLimitPerSecond ?? 10;
     this.tokens = this.rate;
     this.idsFilter = options.idsFilter ?? true;
+    this.clock = options.now ?? Date.now;
     this.app = Fastify({ logger: false });
     this.routes();
   }
@@ -106,7 +109,7 @@ export class FakeBrevo {
 
   seedContact(c: { email: string; attributes?: Record<string, string | null>; lists?: string[] }): string {
     const id = this.nextId.contact++;
-    const contact: FakeBrevoContact = { id, email: c.email.toLowerCase(), attributes: {}, listIds: new Set(), createdAt: now(), modifiedAt: now() };
+    const contact: FakeBrevoContact = { id, email: c.email.toLowerCase(), attributes: {}, listIds: new Set(), createdAt: this.iso(), modifiedAt: this.iso() };
     for (const [k, v] of Object.entries(c.attributes ?? {})) if (v !== null && v !== '') contact.attributes[k.toUpperCase()] = v;
     for (const name of c.lists ?? []) contact.listIds.add(this.seedList(name));
     this.contacts.set(id, contact);
@@ -121,6 +124,17 @@ export class FakeBrevo {
 
   listNames(): string[] {
     return [...this.lists.values()].map((l) => l.name);
+  }
+
+  /** As a Brevo user would: edit attributes, add to or remove from lists (modifiedAt moves; an assumption for lists, see the adapter's README). */
+  editContact(id: string, edit: { attributes?: Record<string, string | null>; addLists?: string[]; removeLists?: string[] }): void {
+    const c = this.contacts.get(Number(id));
+    if (!c) throw new Error(`no contact ${id}`);
+    this.write(c, edit.attributes, (edit.addLists ?? []).map((n) => this.seedList(n)), (edit.removeLists ?? []).map((n) => this.seedList(n)));
+  }
+
+  private iso(): string {
+    return new Date(this.clock()).toISOString();
   }
 
   private find(identifier: string): FakeBrevoContact | undefined {
@@ -181,14 +195,30 @@ export class FakeBrevo {
 
     app.setNotFoundHandler((_req, reply) => reply.code(404).send({ code: 'not_found', message: 'Invalid route' }));
 
-    app.get('/v3/contacts', async (req) => {
+    // Get all the contacts / Get contacts in a list: limit (≤ 1000 / ≤ 500), offset, modifiedSince,
+    // sort (by creation; desc unless sort=asc).
+    const listing = (max: number, listId: number | null) => async (req: FastifyRequest, reply: FastifyReply) => {
       const q = new URL(req.url, 'http://x').searchParams;
-      let list = [...this.contacts.values()].sort((a, b) => b.id - a.id);
+      let list = [...this.contacts.values()].sort((a, b) => (q.get('sort') === 'asc' ? a.id - b.id : b.id - a.id));
+      if (listId !== null) list = list.filter((c) => c.listIds.has(listId));
       const ids = (q.get('ids') ?? '').split(',').map((s) => s.trim()).filter(Boolean);
       if (this.idsFilter && ids.length > 0) list = list.filter((c) => ids.includes(String(c.id)));
-      const limit = Math.min(1000, Number(q.get('limit') ?? 50) || 50);
+      const modifiedSince = q.get('modifiedSince');
+      if (modifiedSince !== null) {
+        const at = Date.parse(modifiedSince);
+        if (Number.isNaN(at)) return bad(reply, 'modifiedSince is not a date');
+        list = list.filter((c) => Date.parse(c.modifiedAt) >= at);
+      }
+      const limit = Number(q.get('limit') ?? 50) || 50;
+      if (limit > max) return bad(reply, `limit must be at most ${max}`);
       const offset = Number(q.get('offset') ?? 0) || 0;
       return { contacts: list.slice(offset, offset + limit).map((c) => this.contactJson(c)), count: list.length };
+    };
+    app.get('/v3/contacts', listing(1000, null));
+    app.get<{ Params: { listId: string } }>('/v3/contacts/lists/:listId/contacts', async (req, reply) => {
+      const listId = Number(req.params.listId);
+      if (!this.lists.has(listId)) return notFound(reply, 'List ID does not exist');
+      return listing(500, listId)(req, reply);
     });
 
     app.get('/v3/contacts/lists', async (req) => {
@@ -271,7 +301,7 @@ export class FakeBrevo {
     }
     for (const id of add ?? []) c.listIds.add(id);
     for (const id of remove ?? []) c.listIds.delete(id);
-    c.modifiedAt = now();
+    c.modifiedAt = this.iso();
   }
 }
 

@@ -245,6 +245,25 @@ export class FakeDrip {
 
     app.setNotFoundHandler((_req, reply) => reply.code(404).send(NOT_FOUND));
 
+    // List subscribers: status (active by default; all), tags (comma-separated, all of them), page, per_page ≤ 1000.
+    app.get(`${prefix}/subscribers`, async (req, reply) => {
+      const q = new URL(req.url, 'http://x').searchParams;
+      const perPage = Number(q.get('per_page') ?? 100);
+      if (!Number.isInteger(perPage) || perPage < 1 || perPage > 1000) return reply.code(422).send({ errors: [{ code: 'range_error', attribute: 'per_page', message: 'Per page must be between 1 and 1000' }] });
+      const page = Number(q.get('page') ?? 1) || 1;
+      const status = q.get('status') ?? 'active';
+      const tags = (q.get('tags') ?? '').split(',').map((t) => t.trim().toLowerCase()).filter(Boolean);
+      let list = [...this.subscribers.values()];
+      if (status !== 'all') list = list.filter((s) => s.status === status);
+      if (tags.length) list = list.filter((s) => tags.every((t) => s.tags.some((x) => x.toLowerCase() === t)));
+      const totalPages = Math.max(1, Math.ceil(list.length / perPage));
+      return {
+        links: { 'subscribers.account': 'https://api.getdrip.com/v2/accounts/{subscribers.account}' },
+        meta: { page, count: Math.min(perPage, Math.max(0, list.length - (page - 1) * perPage)), total_pages: totalPages, total_count: list.length },
+        subscribers: list.slice((page - 1) * perPage, page * perPage).map((s) => this.json(s as FakeSubscriber & Record<string, unknown>)),
+      };
+    });
+
     app.get<{ Params: { idOrEmail: string } }>(`${prefix}/subscribers/:idOrEmail`, async (req, reply) => {
       const s = this.find(req.params.idOrEmail);
       if (!s) return reply.code(404).send(NOT_FOUND);

@@ -34,6 +34,8 @@ export interface FakeHubSpotOptions {
   latencyMs?: number;
   /** Send `Retry-After` (seconds) on 429s. HubSpot often does not; default: not sent. */
   retryAfterSeconds?: number;
+  /** The time records are stamped with (`lastmodifieddate`…; a test's controllable clock). Default Date.now. */
+  now?: () => number;
 }
 
 export interface SeedHsContact {
@@ -79,7 +81,6 @@ interface PropertyRow {
 }
 
 const BATCH_LIMIT = 100;
-const now = () => new Date().toISOString();
 
 export class FakeHubSpot {
   readonly token: string;
@@ -103,6 +104,7 @@ export class FakeHubSpot {
   private failures: { count: number; status: number }[] = [];
   private latencyMs: number;
   private readonly retryAfterSeconds: number | undefined;
+  private readonly clock: () => number;
   private baseUrl = '';
 
   constructor(options: FakeHubSpotOptions = {}) {
@@ -110,6 +112,7 @@ export class FakeHubSpot {
     this.limit = options.rateLimit ?? { requests: 100, perMs: 10_000 };
     this.latencyMs = options.latencyMs ?? 0;
     this.retryAfterSeconds = options.retryAfterSeconds;
+    this.clock = options.now ?? Date.now;
     for (const [name, label] of [['email', 'Email'], ['firstname', 'First Name'], ['lastname', 'Last Name'], ['phone', 'Phone Number'], ['company', 'Company Name']] as const) {
       this.properties.set(name, { name, label, type: 'string', fieldType: 'text' });
     }
@@ -175,7 +178,7 @@ export class FakeHubSpot {
     const existing = this.listByName(name);
     if (existing) return existing.listId;
     const listId = String(this.nextListId++);
-    const at = now();
+    const at = this.iso();
     this.lists.set(listId, { listId, name, processingType, objectTypeId, listVersion: 1, createdAt: at, updatedAt: at, members: new Map() });
     return listId;
   }
@@ -199,7 +202,7 @@ export class FakeHubSpot {
   /** As a HubSpot user (or, for an active list, HubSpot itself) would: add a contact to a list (a static one is created when unknown). */
   addToList(contactId: string, listName: string): void {
     const list = this.lists.get(this.seedList(listName))!;
-    if (!list.members.has(contactId)) list.members.set(contactId, now());
+    if (!list.members.has(contactId)) list.members.set(contactId, this.iso());
   }
 
   removeFromList(contactId: string, listName: string): void {
@@ -277,13 +280,17 @@ export class FakeHubSpot {
     return [...this.lists.values()].find((l) => l.name.toLowerCase() === key);
   }
 
+  private iso(): string {
+    return new Date(this.clock()).toISOString();
+  }
+
   private listsOf(contactId: string): ListRow[] {
     return [...this.lists.values()].filter((l) => l.members.has(contactId));
   }
 
   private createContact(email: string): ContactRow {
     const id = String(this.nextContactId++);
-    const at = now();
+    const at = this.iso();
     const row: ContactRow = { id, properties: { email: email.trim().toLowerCase(), hs_object_id: id, createdate: at, lastmodifieddate: at }, createdAt: at, updatedAt: at };
     this.contacts.set(id, row);
     this.byEmail.set(email.trim().toLowerCase(), id);
@@ -299,7 +306,7 @@ export class FakeHubSpot {
         this.byEmail.set(row.properties.email, row.id);
       } else row.properties[key] = value;
     }
-    row.updatedAt = now();
+    row.updatedAt = this.iso();
     row.properties.lastmodifieddate = row.updatedAt;
   }
 
@@ -377,7 +384,7 @@ export class FakeHubSpot {
       const body = (req.body ?? {}) as { inputs?: { id?: unknown }[]; properties?: string[]; idProperty?: string };
       const inputs = body.inputs ?? [];
       if (inputs.length > BATCH_LIMIT) return reply.code(400).send(error('VALIDATION_ERROR', `Too many inputs: ${inputs.length} (maximum ${BATCH_LIMIT})`));
-      const started = now();
+      const started = this.iso();
       const results = [];
       const missing: string[] = [];
       for (const input of inputs) {
@@ -386,7 +393,7 @@ export class FakeHubSpot {
         if (row) results.push(this.contactJson(row, body.properties ?? []));
         else missing.push(key);
       }
-      const answer: Record<string, unknown> = { status: 'COMPLETE', results, startedAt: started, completedAt: now() };
+      const answer: Record<string, unknown> = { status: 'COMPLETE', results, startedAt: started, completedAt: this.iso() };
       if (missing.length === 0) return answer;
       answer.numErrors = 1;
       answer.errors = [{ status: 'error', category: 'OBJECT_NOT_FOUND', message: 'Could not get some CONTACT objects, they may be deleted or not exist. Check that ids are valid.', context: { ids: missing } }];
@@ -410,7 +417,7 @@ export class FakeHubSpot {
         const invalid = this.invalidProperties(input.properties ?? {});
         if (invalid) return reply.code(400).send(invalid);
       }
-      const started = now();
+      const started = this.iso();
       const results = inputs.map((input) => {
         let row = this.contacts.get(this.contactIdByEmail(input.id!) ?? '');
         const created = !row;
@@ -418,7 +425,7 @@ export class FakeHubSpot {
         this.write(row, input.properties ?? {});
         return { ...this.contactJson(row, Object.keys(input.properties ?? {})), new: created };
       });
-      return { status: 'COMPLETE', results, startedAt: started, completedAt: now() };
+      return { status: 'COMPLETE', results, startedAt: started, completedAt: this.iso() };
     });
 
     app.patch('/crm/v3/objects/contacts/:contactId', async (req, reply) => {
@@ -475,7 +482,7 @@ export class FakeHubSpot {
         const id = String(raw);
         if (!this.contacts.has(id)) missing.push(id);
         else if (action === 'add') {
-          if (!list.members.has(id)) list.members.set(id, now());
+          if (!list.members.has(id)) list.members.set(id, this.iso());
           done.push(id);
         } else if (list.members.delete(id)) done.push(id);
       }
@@ -485,10 +492,66 @@ export class FakeHubSpot {
     app.put('/crm/v3/lists/:listId/memberships/add', membership('add'));
     app.put('/crm/v3/lists/:listId/memberships/remove', membership('remove'));
 
+    // Basic list of contacts: `limit` ≤ 100, `after` cursor (here: the last id), `properties`.
+    app.get('/crm/v3/objects/contacts', async (req, reply) => {
+      const q = new URL(req.url, 'http://x').searchParams;
+      const limit = Number(q.get('limit') ?? 10);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 100) return reply.code(400).send(error('VALIDATION_ERROR', 'limit must be 1 to 100'));
+      const after = Number(q.get('after') ?? 0);
+      const rows = [...this.contacts.values()].filter((r) => Number(r.id) > after).sort((a, b) => Number(a.id) - Number(b.id));
+      const page = rows.slice(0, limit);
+      const properties = (q.get('properties') ?? '').split(',').filter(Boolean);
+      return {
+        results: page.map((r) => this.contactJson(r, properties)),
+        ...(rows.length > limit && { paging: { next: { after: page.at(-1)!.id, link: `${this.baseUrl}/crm/v3/objects/contacts?after=${page.at(-1)!.id}` } } }),
+      };
+    });
+
+    // CRM search, the part the sweep uses: one filter on lastmodifieddate (GT/GTE, ms), sorted
+    // by it ascending, `after` an offset, at most 10,000 results reachable (HubSpot's documented cap).
+    app.post('/crm/v3/objects/contacts/search', async (req, reply) => {
+      const body = (req.body ?? {}) as { filterGroups?: { filters?: { propertyName?: string; operator?: string; value?: string }[] }[]; limit?: number; after?: string; properties?: string[] };
+      const filters = (body.filterGroups ?? []).flatMap((g) => g.filters ?? []);
+      const limit = body.limit ?? 10;
+      const offset = Number(body.after ?? 0);
+      if (limit < 1 || limit > 200) return reply.code(400).send(error('VALIDATION_ERROR', 'limit must be 1 to 200'));
+      if (offset + limit > 10_000) return reply.code(400).send(error('VALIDATION_ERROR', 'Search results are limited to 10,000'));
+      let rows = [...this.contacts.values()];
+      for (const f of filters) {
+        if (f.propertyName !== 'lastmodifieddate' || !['GT', 'GTE'].includes(f.operator ?? '')) return reply.code(400).send(error('VALIDATION_ERROR', 'this fake supports lastmodifieddate GT/GTE filters only'));
+        const at = Number(f.value);
+        rows = rows.filter((r) => (f.operator === 'GT' ? Date.parse(r.properties.lastmodifieddate!) > at : Date.parse(r.properties.lastmodifieddate!) >= at));
+      }
+      rows.sort((a, b) => Date.parse(a.properties.lastmodifieddate!) - Date.parse(b.properties.lastmodifieddate!) || Number(a.id) - Number(b.id));
+      const page = rows.slice(offset, offset + limit);
+      return {
+        total: rows.length,
+        results: page.map((r) => this.contactJson(r, body.properties ?? [])),
+        ...(rows.length > offset + limit && { paging: { next: { after: String(offset + limit) } } }),
+      };
+    });
+
+    // A list's memberships in record id order: `limit` ≤ 250, `after` cursor.
+    app.get('/crm/v3/lists/:listId/memberships', async (req, reply) => {
+      const { listId } = req.params as { listId: string };
+      const list = this.lists.get(listId);
+      if (!list) return reply.code(404).send(error('OBJECT_NOT_FOUND', `List ${listId} does not exist.`));
+      const q = new URL(req.url, 'http://x').searchParams;
+      const limit = Number(q.get('limit') ?? 100);
+      if (!Number.isInteger(limit) || limit < 1 || limit > 250) return reply.code(400).send(error('VALIDATION_ERROR', 'limit must be 1 to 250'));
+      const after = Number(q.get('after') ?? 0);
+      const members = [...list.members.entries()].filter(([id]) => Number(id) > after).sort(([a], [b]) => Number(a) - Number(b));
+      const page = members.slice(0, limit);
+      return {
+        results: page.map(([recordId, at]) => ({ recordId, membershipTimestamp: at })),
+        ...(members.length > limit && { paging: { next: { after: page.at(-1)![0] } } }),
+      };
+    });
+
     app.post('/crm/v3/lists/records/memberships/batch/read', async (req, reply) => {
       const inputs = ((req.body ?? {}) as { inputs?: { objectTypeId?: string; recordId?: unknown }[] }).inputs ?? [];
       if (inputs.length > BATCH_LIMIT) return reply.code(400).send(error('VALIDATION_ERROR', `Too many inputs (maximum ${BATCH_LIMIT})`));
-      const started = now();
+      const started = this.iso();
       const results = inputs
         .filter((input) => input.objectTypeId === '0-1' && this.contacts.has(String(input.recordId)))
         .map((input) => {
@@ -499,7 +562,7 @@ export class FakeHubSpot {
             recordListMemberships: this.listsOf(recordId).map((l) => ({ listId: l.listId, listVersion: l.listVersion, firstAddedTimestamp: l.members.get(recordId), lastAddedTimestamp: l.members.get(recordId), isPublicList: true })),
           };
         });
-      return { status: 'COMPLETE', results, startedAt: started, completedAt: now() };
+      return { status: 'COMPLETE', results, startedAt: started, completedAt: this.iso() };
     });
   }
 }

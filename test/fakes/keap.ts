@@ -14,6 +14,8 @@ export interface FakeKeapOptions {
   apiKey?: string;
   /** Requests allowed per minute. Default 240, as documented for Service Account Keys. */
   quotaPerMinute?: number;
+  /** The time contacts' last_updated is stamped with (a test's controllable clock); default Date.now. */
+  now?: () => number;
 }
 
 export interface FakeKeapContact {
@@ -41,7 +43,6 @@ export interface SeedKeapContact {
 
 const THROTTLED = { code: '429', message: 'Quota Exceeded', status: 'Request Throttled', details: null };
 const EMAIL = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
-const now = () => new Date().toISOString();
 
 export class FakeKeap {
   readonly apiKey: string;
@@ -56,6 +57,7 @@ export class FakeKeap {
   private readonly tags = new Map<number, { id: number; name: string; description: string; category: null }>();
   private readonly customFields = new Map<number, { id: number; label: string; field_type: string; field_name: string }>();
   private nextId = { contact: 100, tag: 90, field: 10 };
+  private readonly clock: () => number;
   private perMinute: number;
   private tokens: number;
   private refilledAt = Date.now();
@@ -64,6 +66,7 @@ export class FakeKeap {
 
   constructor(options: FakeKeapOptions = {}) {
     this.apiKey = options.apiKey ?? 'KeapAK-test-service-account-key';
+    this.clock = options.now ?? Date.now;
     this.perMinute = options.quotaPerMinute ?? 240;
     this.tokens = this.perMinute;
     this.app = Fastify({ logger: false });
@@ -135,7 +138,13 @@ export class FakeKeap {
   }
 
   tagContact(id: string, name: string): void {
-    this.link(this.contacts.get(Number(id))!, this.seedTag(name));
+    const c = this.contacts.get(Number(id))!;
+    this.link(c, this.seedTag(name));
+    c.last_updated = this.iso(); // as the tag routes do here (an assumption: see the adapter's README)
+  }
+
+  private iso(): string {
+    return new Date(this.clock()).toISOString();
   }
 
   contactState(id: string): { email: string; given_name: string; family_name: string; phones: Record<string, string>; custom: Record<number, string>; tags: string[] } | null {
@@ -159,7 +168,7 @@ export class FakeKeap {
 
   private create(email: string): FakeKeapContact {
     const id = this.nextId.contact++;
-    const c: FakeKeapContact = { id, given_name: '', family_name: '', email_addresses: [{ email, field: 'EMAIL1' }], phone_numbers: [], custom_fields: new Map(), tag_ids: [], date_created: now(), last_updated: now() };
+    const c: FakeKeapContact = { id, given_name: '', family_name: '', email_addresses: [{ email, field: 'EMAIL1' }], phone_numbers: [], custom_fields: new Map(), tag_ids: [], date_created: this.iso(), last_updated: this.iso() };
     this.contacts.set(id, c);
     return c;
   }
@@ -207,7 +216,7 @@ export class FakeKeap {
         c.custom_fields.set(id, cf.content === null || cf.content === undefined ? '' : String(cf.content));
       }
     }
-    c.last_updated = now();
+    c.last_updated = this.iso();
     return null;
   }
 
@@ -266,9 +275,16 @@ export class FakeKeap {
       return this.json(c, (req.query.optional_properties ?? '').split(',').map((s) => s.trim()));
     });
 
-    app.get<{ Querystring: { email?: string; limit?: string; offset?: string; optional_properties?: string } }>(`${v1}/contacts`, async (req) => {
+    // List contacts: email, since (on last_updated), order=id, limit ≤ 1000, offset, optional_properties.
+    app.get<{ Querystring: { email?: string; limit?: string; offset?: string; optional_properties?: string; since?: string; order?: string } }>(`${v1}/contacts`, async (req, reply) => {
       let list = [...this.contacts.values()];
+      if (req.query.order === 'id') list.sort((a, b) => a.id - b.id);
       if (req.query.email !== undefined) list = list.filter((c) => this.hasEmail(c, req.query.email!));
+      if (req.query.since !== undefined) {
+        const at = Date.parse(req.query.since);
+        if (Number.isNaN(at)) return reply.code(400).send({ message: 'Invalid since' });
+        list = list.filter((c) => Date.parse(c.last_updated) >= at);
+      }
       const limit = Math.min(1000, Number(req.query.limit ?? 1000) || 1000);
       const offset = Number(req.query.offset ?? 0) || 0;
       const optional = (req.query.optional_properties ?? '').split(',');
@@ -308,7 +324,7 @@ export class FakeKeap {
       const unknown = tagIds.find((t) => !this.tags.has(Number(t)));
       if (unknown !== undefined) return reply.code(400).send({ message: `Invalid tag id: ${String(unknown)}` });
       for (const t of tagIds) this.link(c, Number(t));
-      c.last_updated = now();
+      c.last_updated = this.iso();
       return Object.fromEntries(tagIds.map((t) => [String(t), 'SUCCESS']));
     });
 
@@ -316,7 +332,7 @@ export class FakeKeap {
       const c = contactOr404(req.params.id, reply);
       if (!c) return reply;
       c.tag_ids = c.tag_ids.filter((t) => t !== Number(req.params.tagId));
-      c.last_updated = now();
+      c.last_updated = this.iso();
       return reply.code(204).send();
     });
 

@@ -18,6 +18,8 @@ export interface FakeKitOptions {
   latencyMs?: number;
   /** Apply `fields` of an existing subscriber on `POST /v4/subscribers` (default false: only first_name, as documented). */
   upsertUpdatesFields?: boolean;
+  /** The time subscribers are stamped with (created_at, updated_at; a test's controllable clock). Default Date.now. */
+  now?: () => number;
 }
 
 export interface FakeSubscriber {
@@ -26,6 +28,8 @@ export interface FakeSubscriber {
   email_address: string;
   state: 'active' | 'cancelled' | 'bounced' | 'complained' | 'inactive';
   created_at: string;
+  /** What `updated_after` filters on; moved by field writes and (an assumption, see the adapter's README) tagging. */
+  updated_at: string;
   fields: Record<string, string | null>;
   /** Tag id → tagged_at. */
   tags: Map<number, string>;
@@ -39,7 +43,7 @@ export interface SeedSubscriber {
   tags?: string[];
 }
 
-const now = () => new Date().toISOString().replace(/\.\d{3}Z$/, 'Z');
+const kitDate = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, 'Z');
 const cursor = (offset: number) => Buffer.from(JSON.stringify([offset])).toString('base64');
 const offsetOf = (value: string | null) => {
   if (!value) return 0;
@@ -69,6 +73,7 @@ export class FakeKit {
   private failures: { count: number; status: number }[] = [];
   private latencyMs: number;
   private readonly upsertUpdatesFields: boolean;
+  private readonly clock: () => number;
   private baseUrl = '';
 
   constructor(options: FakeKitOptions = {}) {
@@ -77,6 +82,7 @@ export class FakeKit {
     this.windowMs = options.windowMs ?? 60_000;
     this.latencyMs = options.latencyMs ?? 0;
     this.upsertUpdatesFields = options.upsertUpdatesFields ?? false;
+    this.clock = options.now ?? Date.now;
     this.app = Fastify({ logger: false });
     this.routes();
   }
@@ -132,19 +138,19 @@ export class FakeKit {
     const existing = [...this.tags.values()].find((t) => t.name.toLowerCase() === name.trim().toLowerCase());
     if (existing) return existing.id;
     const id = this.nextId.tag++;
-    this.tags.set(id, { id, name: name.trim(), created_at: now() });
+    this.tags.set(id, { id, name: name.trim(), created_at: this.iso() });
     return id;
   }
 
   seedSubscriber(seed: SeedSubscriber): string {
     const existing = this.byEmail(seed.email);
-    const s: FakeSubscriber = existing ?? { id: this.nextId.subscriber++, first_name: null, email_address: seed.email.trim(), state: seed.state ?? 'active', created_at: now(), fields: this.emptyFields(), tags: new Map() };
+    const s: FakeSubscriber = existing ?? { id: this.nextId.subscriber++, first_name: null, email_address: seed.email.trim(), state: seed.state ?? 'active', created_at: this.iso(), updated_at: this.iso(), fields: this.emptyFields(), tags: new Map() };
     if (seed.first_name !== undefined) s.first_name = seed.first_name;
     for (const [key, value] of Object.entries(seed.fields ?? {})) {
       if (!this.customFields.some((f) => f.key === key)) throw new Error(`no custom field ${key}`);
       s.fields[key] = value;
     }
-    for (const name of seed.tags ?? []) s.tags.set(this.seedTag(name), now());
+    for (const name of seed.tags ?? []) s.tags.set(this.seedTag(name), this.iso());
     this.subscribers.set(s.id, s);
     return String(s.id);
   }
@@ -155,7 +161,13 @@ export class FakeKit {
   }
 
   tagSubscriber(id: string, name: string): void {
-    this.subscribers.get(Number(id))!.tags.set(this.seedTag(name), now());
+    const s = this.subscribers.get(Number(id))!;
+    s.tags.set(this.seedTag(name), this.iso());
+    s.updated_at = this.iso();
+  }
+
+  private iso(): string {
+    return kitDate(this.clock());
   }
 
   deleteTag(name: string): void {
@@ -196,6 +208,7 @@ export class FakeKit {
 
   /** Writes `fields`; returns the unknown keys. */
   private writeFields(s: FakeSubscriber, fields: unknown): string[] {
+    s.updated_at = this.iso();
     const unknown: string[] = [];
     for (const [key, value] of Object.entries((fields ?? {}) as Record<string, unknown>)) {
       if (!this.customFields.some((f) => f.key === key)) unknown.push(key);
@@ -239,7 +252,7 @@ export class FakeKit {
 
     app.setNotFoundHandler((_req, reply) => notFound(reply));
 
-    app.get('/v4/subscribers', async (req) => {
+    app.get('/v4/subscribers', async (req, reply) => {
       const q = new URL(req.url, 'http://x').searchParams;
       const emails = (q.get('email_address') ?? '').split(',').map((e) => e.trim().toLowerCase()).filter(Boolean);
       const status = q.get('status') ?? 'active';
@@ -247,6 +260,12 @@ export class FakeKit {
       let list = [...this.subscribers.values()];
       if (emails.length > 0) list = list.filter((s) => emails.includes(s.email_address.toLowerCase()));
       if (status !== 'all') list = list.filter((s) => s.state === status);
+      const updatedAfter = q.get('updated_after');
+      if (updatedAfter !== null) {
+        const at = Date.parse(updatedAfter);
+        if (Number.isNaN(at)) return reply.code(422).send({ errors: ['updated_after is not a date'] });
+        list = list.filter((s) => Date.parse(s.updated_at) >= at);
+      }
       const { items, pagination } = this.page(list, req);
       const subscribers = items.map((s) => this.json(s, include.includes('tags') ? { tags: [...s.tags.keys()].map((id) => ({ id, name: this.tags.get(id)!.name })) } : {}));
       return { subscribers, pagination };
@@ -316,7 +335,10 @@ export class FakeKit {
       const s = this.subscribers.get(Number(req.params.id));
       if (!tag || !s) return notFound(reply);
       const had = s.tags.has(tag.id);
-      if (!had) s.tags.set(tag.id, now());
+      if (!had) {
+        s.tags.set(tag.id, this.iso());
+        s.updated_at = this.iso();
+      }
       return reply.code(had ? 200 : 201).send({ subscriber: this.json(s, { tagged_at: s.tags.get(tag.id) }) });
     });
 
@@ -324,7 +346,7 @@ export class FakeKit {
       const tag = this.tags.get(Number(req.params.tag));
       const s = this.subscribers.get(Number(req.params.id));
       if (!tag || !s) return notFound(reply);
-      s.tags.delete(tag.id);
+      if (s.tags.delete(tag.id)) s.updated_at = this.iso();
       return reply.code(204).send();
     });
 

@@ -13,6 +13,8 @@ export interface FakeKlaviyoOptions {
   apiKey?: string;
   /** Requests per second (a bucket of this size). Default 3 (Get Profile Lists' burst). */
   rateLimitPerSecond?: number;
+  /** The time profiles' created/updated are stamped with (a test's controllable clock); default Date.now. */
+  now?: () => number;
 }
 
 export interface FakeProfile {
@@ -30,7 +32,7 @@ export interface FakeProfile {
 const ULID = '0123456789ABCDEFGHJKMNPQRSTVWXYZ';
 const newProfileId = () => Array.from(randomBytes(26), (b) => ULID[b % 32]).join('');
 const newListId = () => Array.from(randomBytes(6), (b) => 'abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789'[b % 56]).join('');
-const iso = () => new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00');
+const klaviyoDate = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
 const STANDARD = ['email', 'first_name', 'last_name', 'phone_number'] as const;
 
 export class FakeKlaviyo {
@@ -47,10 +49,12 @@ export class FakeKlaviyo {
   private rate: number;
   private tokens: number;
   private refilledAt = Date.now();
+  private readonly clock: () => number;
   private forced: { count: number; retryAfter: string }[] = [];
   private baseUrl = '';
 
   constructor(options: FakeKlaviyoOptions = {}) {
+    this.clock = options.now ?? Date.now;
     this.apiKey = options.apiKey ?? 'pk_test_fake';
     this.rate = options.rateLimitPerSecond ?? 3;
     this.tokens = this.rate;
@@ -97,7 +101,7 @@ export class FakeKlaviyo {
     const existing = [...this.lists.values()].find((l) => l.name === name);
     if (existing) return existing.id;
     const id = newListId();
-    this.lists.set(id, { id, name, created: iso() });
+    this.lists.set(id, { id, name, created: this.iso() });
     return id;
   }
 
@@ -116,8 +120,8 @@ export class FakeKlaviyo {
       phone_number: p.phone_number || null,
       properties: {},
       lists: new Set((p.lists ?? []).map((n) => this.seedList(n))),
-      created: iso(),
-      updated: iso(),
+      created: this.iso(),
+      updated: this.iso(),
     };
     for (const [k, v] of Object.entries(p.properties ?? {})) if (v !== null && v !== '') profile.properties[k] = v;
     this.profiles.set(id, profile);
@@ -177,8 +181,29 @@ export class FakeKlaviyo {
   }
 
   /** `equals(email,"x")` and `any(id,["a","b"])`, as documented for Get Profiles. */
+  private iso(): string {
+    return klaviyoDate(this.clock());
+  }
+
+  /** As a Klaviyo user would: edit a profile's attributes (its `updated` moves). */
+  editProfile(id: string, attributes: Record<string, unknown>): void {
+    this.write(this.profiles.get(id)!, attributes, []);
+  }
+
+  /** A page of `items` at the offset named by `page[cursor]`, with JSON:API `links.next`. */
+  private paged<T>(items: T[], size: number, q: URLSearchParams, self: string) {
+    const offset = Number(q.get('page[cursor]') ?? 0) || 0;
+    const next = offset + size < items.length ? `${self}?page[cursor]=${offset + size}&page[size]=${size}` : null;
+    return { items: items.slice(offset, offset + size), links: { self, next, prev: null } };
+  }
+
   private filter(expr: string | null): ((p: FakeProfile) => boolean) | 'invalid' {
     if (expr === null) return () => true;
+    const since = /^greater-than\(updated,([0-9T:.+\-Z]+)\)$/.exec(expr);
+    if (since) {
+      const at = Date.parse(since[1]!);
+      return Number.isNaN(at) ? 'invalid' : (p) => Date.parse(p.updated) > at;
+    }
     const strings = (s: string) => [...s.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => m[1]!.replace(/\\(.)/g, '$1'));
     let m = /^equals\((email|id),("(?:[^"\\]|\\.)*")\)$/.exec(expr);
     if (m) {
@@ -228,8 +253,18 @@ export class FakeKlaviyo {
       if (!(size >= 1 && size <= 100)) return error(reply, 400, 'invalid', 'Invalid input.', 'page[size] must be between 1 and 100', { parameter: 'page[size]' });
       const predicate = this.filter(q.get('filter'));
       if (predicate === 'invalid') return error(reply, 400, 'invalid', 'Invalid input.', `Invalid filter provided: ${q.get('filter')}`, { parameter: 'filter' });
-      const data = [...this.profiles.values()].filter(predicate).slice(0, size).map((p) => this.profileJson(p));
-      return { data, links: { self: `${this.url}/profiles/`, next: null, prev: null } };
+      const page = this.paged([...this.profiles.values()].filter(predicate), size, q, `${this.url}/profiles/`);
+      return { data: page.items.map((p) => this.profileJson(p)), links: page.links };
+    });
+
+    // Get List Profiles: page[size] ≤ 100, page[cursor].
+    app.get<{ Params: { id: string } }>('/api/lists/:id/profiles', async (req, reply) => {
+      if (!this.lists.has(req.params.id)) return error(reply, 404, 'not_found', 'Not found.', `A list with id ${req.params.id} does not exist.`);
+      const q = new URL(req.url, 'http://x').searchParams;
+      const size = Number(q.get('page[size]') ?? 20);
+      if (!(size >= 1 && size <= 100)) return error(reply, 400, 'invalid', 'Invalid input.', 'page[size] must be between 1 and 100', { parameter: 'page[size]' });
+      const page = this.paged([...this.profiles.values()].filter((p) => p.lists.has(req.params.id)), size, q, `${this.url}/lists/${req.params.id}/profiles/`);
+      return { data: page.items.map((p) => this.profileJson(p)), links: page.links };
     });
 
     app.get<{ Params: { id: string } }>('/api/profiles/:id', async (req, reply) => {
@@ -278,7 +313,7 @@ export class FakeKlaviyo {
       const name = typeof data?.attributes?.name === 'string' ? data.attributes.name.trim() : '';
       if (data?.type !== 'list' || !name) return error(reply, 400, 'invalid', 'Invalid input.', 'A list name is required', { pointer: '/data/attributes/name' });
       const id = newListId();
-      this.lists.set(id, { id, name, created: iso() });
+      this.lists.set(id, { id, name, created: this.iso() });
       return reply.code(201).send({ data: this.listJson(this.lists.get(id)!) });
     });
 
@@ -310,7 +345,7 @@ export class FakeKlaviyo {
     const props = attributes.properties;
     if (props && typeof props === 'object') for (const [k, v] of Object.entries(props)) if (v !== null && v !== undefined) p.properties[k] = String(v);
     for (const k of unset) delete p.properties[k];
-    p.updated = iso();
+    p.updated = this.iso();
   }
 }
 

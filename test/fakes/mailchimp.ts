@@ -21,6 +21,8 @@ export interface FakeMailchimpOptions {
   latencyMs?: number;
   /** How many tags the member GET lists at most (the rest through `/tags`); default: all. */
   memberTagsShown?: number;
+  /** The time members' last_changed is stamped with (a test's controllable clock); default Date.now. */
+  now?: () => number;
 }
 
 export interface FakeMember {
@@ -49,8 +51,8 @@ interface MergeFieldRow {
 }
 
 const hash = (email: string) => createHash('md5').update(email.trim().toLowerCase()).digest('hex');
-const stamp = () => new Date().toISOString().replace(/\.\d{3}Z$/, '+00:00');
-const tagDate = () => new Date().toISOString().slice(0, 19).replace('T', ' ');
+const stamp = (ms: number) => new Date(ms).toISOString().replace(/\.\d{3}Z$/, '+00:00');
+const tagDate = (ms: number) => new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
 
 export class FakeMailchimp {
   readonly apiKey: string;
@@ -68,6 +70,7 @@ export class FakeMailchimp {
   private maxConnections: number;
   private latencyMs: number;
   private readonly memberTagsShown: number;
+  private readonly now: () => number;
   private forced = 0;
   private failures: { count: number; status: number }[] = [];
   private baseUrl = '';
@@ -95,6 +98,7 @@ export class FakeMailchimp {
     this.maxConnections = options.maxConnections ?? 10;
     this.latencyMs = options.latencyMs ?? 0;
     this.memberTagsShown = options.memberTagsShown ?? Infinity;
+    this.now = options.now ?? Date.now;
     this.app = Fastify({ logger: false });
     this.routes();
   }
@@ -158,7 +162,7 @@ export class FakeMailchimp {
       status: seed.status ?? 'subscribed',
       merge: {},
       tags: [],
-      lastChanged: stamp(),
+      lastChanged: stamp(this.now()),
     };
     for (const [tag, value] of Object.entries(seed.merge ?? {})) member.merge[tag] = value;
     for (const name of seed.tags ?? []) this.tag(listId, member, name, true);
@@ -172,7 +176,9 @@ export class FakeMailchimp {
 
   /** Tag a member as if someone did it in Mailchimp. */
   tagMember(id: string, name: string, listId = this.listId): void {
-    this.tag(listId, this.member(id, listId)!, name, true);
+    const member = this.member(id, listId)!;
+    this.tag(listId, member, name, true);
+    member.lastChanged = stamp(this.now()); // as the tags endpoint does here (an assumption: see the adapter's README)
   }
 
   seedMergeField(tag: string, name: string, listId = this.listId): void {
@@ -193,7 +199,7 @@ export class FakeMailchimp {
     }
     if (!segment) return;
     const has = member.tags.findIndex((t) => t.id === segment![0]);
-    if (active && has < 0) member.tags.push({ id: segment[0], name: segment[1], date_added: tagDate() });
+    if (active && has < 0) member.tags.push({ id: segment[0], name: segment[1], date_added: tagDate(this.now()) });
     if (!active && has >= 0) member.tags.splice(has, 1);
   }
 
@@ -275,6 +281,24 @@ export class FakeMailchimp {
       return { list, member: list?.members.get(key) ?? null, key };
     };
 
+    // List members: count ≤ 1000, offset, since_last_changed (ISO 8601), total_items.
+    app.get<{ Params: { list: string } }>('/3.0/lists/:list/members', async (req, reply) => {
+      const list = this.list(req.params.list);
+      if (!list) return this.problem(reply, 404, 'Resource Not Found', 'The requested resource could not be found.');
+      const q = new URL(req.url, 'http://x').searchParams;
+      const count = Number(q.get('count') ?? 10);
+      if (!Number.isInteger(count) || count < 1 || count > 1000) return this.problem(reply, 400, 'Invalid Resource', 'count must be 1 to 1000');
+      const offset = Number(q.get('offset') ?? 0) || 0;
+      let members = [...list.members.values()];
+      const since = q.get('since_last_changed');
+      if (since !== null) {
+        const at = Date.parse(since);
+        if (Number.isNaN(at)) return this.problem(reply, 400, 'Invalid Resource', 'since_last_changed is not a date');
+        members = members.filter((m) => Date.parse(m.lastChanged) >= at);
+      }
+      return { members: members.slice(offset, offset + count).map((m) => this.memberJson(m, req.params.list)), list_id: req.params.list, total_items: members.length };
+    });
+
     app.get<P>('/3.0/lists/:list/members/:hash', async (req, reply) => {
       const { list, member } = find(req.params);
       if (!list || !member) return this.problem(reply, 404, 'Resource Not Found', 'The requested resource could not be found.');
@@ -334,7 +358,7 @@ export class FakeMailchimp {
         }
       }
       for (const t of body.tags) this.tag(req.params.list, member, (t.name as string).trim(), t.status === 'active');
-      member.lastChanged = stamp();
+      member.lastChanged = stamp(this.now());
       return reply.code(204).send();
     });
 
@@ -351,8 +375,8 @@ export class FakeMailchimp {
         name,
         member_count: [...list.members.values()].filter((m) => m.tags.some((t) => t.id === id)).length,
         type: 'static',
-        created_at: stamp(),
-        updated_at: stamp(),
+        created_at: stamp(this.now()),
+        updated_at: stamp(this.now()),
         list_id: req.params.list,
       }));
       return { segments, list_id: req.params.list, total_items: all.length };
@@ -379,7 +403,7 @@ export class FakeMailchimp {
 
   private writeMerge(member: FakeMember, merge: Record<string, unknown> | undefined): void {
     for (const [tag, value] of Object.entries(merge ?? {})) member.merge[tag] = value === null || value === undefined ? '' : String(value);
-    member.lastChanged = stamp();
+    member.lastChanged = stamp(this.now());
   }
 }
 

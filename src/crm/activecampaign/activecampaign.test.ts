@@ -53,9 +53,9 @@ const FIELD_MAP = (planId: string): FieldMap => ({
 });
 
 async function build(
-  opts: { rate?: number; limiterRate?: number; clock?: Clock; baseSuffix?: string; latencyMs?: number; sideLoading?: boolean } = {},
+  opts: { rate?: number; limiterRate?: number; clock?: Clock; baseSuffix?: string; latencyMs?: number; sideLoading?: boolean; now?: () => number } = {},
 ): Promise<Built> {
-  const fake = await startFakeActiveCampaign({ rateLimitPerSecond: opts.rate ?? 50, latencyMs: opts.latencyMs, sideLoading: opts.sideLoading });
+  const fake = await startFakeActiveCampaign({ rateLimitPerSecond: opts.rate ?? 50, latencyMs: opts.latencyMs, sideLoading: opts.sideLoading, now: opts.now });
   const company = fake.seedField('Company', 'COMPANY');
   const plan = fake.seedField('Plan', 'PLAN');
   const crm = activecampaign({
@@ -206,7 +206,7 @@ describe('activecampaign adapter against the fake', () => {
   });
 
   it('capabilities are as documented', () => {
-    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 20, signsWebhooks: false, tagsById: true, rateLimit: { requests: 5, perMs: 1000 } });
+    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 20, signsWebhooks: false, tagsById: true, rateLimit: { requests: 5, perMs: 1000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 100 } });
     expect(capabilities).toBe(b.crm.capabilities);
   });
 
@@ -325,6 +325,66 @@ describe('activecampaign adapter against the fake', () => {
   it('listFields returns the standard keys and custom fields as field:<id>', async () => {
     const fields = await b.crm.listFields();
     expect(fields).toEqual(expect.arrayContaining([{ id: 'firstName', name: 'First name' }, { id: `field:${b.fields.company}`, name: 'Company' }]));
+  });
+});
+
+describe('activecampaign listing (import and sweep)', () => {
+  it('lists every contact in ID pages (id_greater), with tags and fields side loaded, one call per page', async () => {
+    const b = await build();
+    try {
+      const ids = [1, 2, 3, 4, 5].map((i) => b.fake.seedContact({ email: `list${i}@example.com`, firstName: `L${i}`, fieldValues: { [b.fields.company]: `Co${i}` }, tags: i % 2 ? ['odd'] : ['even'] }));
+      await b.crm.loadContacts([ids[0]!]); // the field list and tag map, as after any earlier call
+      b.fake.resetCounters();
+      const first = await b.crm.listContacts!({ cursor: null, limit: 2 });
+      expect(b.fake.calls).toBe(1);
+      expect(first).toMatchObject({ ids: [], nextCursor: ids[1], total: 5 });
+      expect(first.contacts.map((c) => [c.contactId, c.email, c.tags, c.fields.company])).toEqual([
+        [ids[0], 'list1@example.com', ['odd'], 'Co1'],
+        [ids[1], 'list2@example.com', ['even'], 'Co2'],
+      ]);
+      const seen = [...first.contacts];
+      for (let cursor = first.nextCursor; cursor !== null; ) {
+        const page = await b.crm.listContacts!({ cursor, limit: 2 });
+        seen.push(...page.contacts);
+        cursor = page.nextCursor;
+      }
+      expect(seen.map((c) => c.contactId)).toEqual(ids);
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists the contacts of one tag (tagid, resolved from its name); an unknown tag has none', async () => {
+    const b = await build();
+    try {
+      const ids = [1, 2, 3].map((i) => b.fake.seedContact({ email: `tagged${i}@example.com`, tags: i === 2 ? ['VIP'] : ['other'] }));
+      const vip = await b.crm.listContacts!({ tag: 'vip', cursor: null, limit: 100 });
+      expect(vip.contacts.map((c) => c.contactId)).toEqual([ids[1]]);
+      expect(vip.nextCursor).toBeNull();
+      b.fake.resetCounters();
+      expect(await b.crm.listContacts!({ tag: 'never-used', cursor: null, limit: 100 })).toEqual({ contacts: [], ids: [], nextCursor: null, total: 0 });
+      expect(b.fake.routeCalls('GET /api/3/contacts')).toBe(0);
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists contacts changed since a time (filters[updated_after]), a tag change included', async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const b = await build({ now: () => now });
+    try {
+      const [a, c] = [1, 2].map((i) => b.fake.seedContact({ email: `changed${i}@example.com` }));
+      now += 60_000;
+      const since = now;
+      b.fake.tagContact(c!, 'late');
+      const changed = await b.crm.listChangedContacts!({ since: since + 500, cursor: null, limit: 100 });
+      // AC's dates have whole seconds: `since` is rounded down, never up.
+      expect(changed.contacts.map((x) => [x.contactId, x.tags])).toEqual([[c, ['late']]]);
+      expect(changed.contacts.map((x) => x.contactId)).not.toContain(a);
+      expect((await b.crm.listChangedContacts!({ since: since + 1000, cursor: null, limit: 100 })).contacts).toEqual([]);
+    } finally {
+      await b.fake.close();
+    }
   });
 });
 

@@ -56,6 +56,25 @@ export class AcClient {
     return res.status === 404 ? { contacts: [] } : res.body;
   }
 
+  /**
+   * A page of "List, search, and filter contacts" in ID order (`orders[id]=ASC`), after
+   * `id_greater`, optionally with `tagid` or `filters[updated_after]`; tags and values side loaded.
+   */
+  async listContactsPage(filter: { tagid?: string; updatedAfter?: string }, idGreater: string, limit: number): Promise<AcContactList> {
+    const res = await this.http.request<AcContactList>({
+      path: 'contacts',
+      query: {
+        ...(filter.tagid !== undefined && { tagid: filter.tagid }),
+        ...(filter.updatedAfter !== undefined && { 'filters[updated_after]': filter.updatedAfter }),
+        id_greater: idGreater,
+        'orders[id]': 'ASC',
+        include: 'contactTags,fieldValues',
+        limit: Math.min(PAGE_LIMIT, limit),
+      },
+    });
+    return res.status === 404 ? { contacts: [] } : res.body;
+  }
+
   /** `GET /contacts?email=…` with tags and values side loaded. */
   async listContactsByEmail(email: string): Promise<AcContactList> {
     const res = await this.http.request<AcContactList>({

@@ -1,7 +1,7 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
-import { AcClient } from './client.js';
+import type { ChangedContactsQuery, ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import { AcClient, PAGE_LIMIT } from './client.js';
 import { needsFieldList, resolveFieldMap, tagKey, toAcWrite, toSnapshot, type ResolvedFieldMap } from './mappers.js';
 import type { AcContact, AcContactList, AcContactTag, AcFieldValue, AcTag } from './types.js';
 import { parseWebhook, verifyWebhook } from './webhook.js';
@@ -16,6 +16,8 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: false,
   tagsById: true,
   rateLimit: Object.freeze({ requests: 5, perMs: 1000 }),
+  // "List, search, and filter contacts": tagid, filters[updated_after], id_greater, limit ≤ 100.
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: true, pageSize: PAGE_LIMIT }),
 });
 
 const STANDARD_FIELDS: CrmField[] = [
@@ -130,6 +132,38 @@ class ActiveCampaignCrm implements Crm {
       if (id !== null) tagIds.add(id);
     }
     for (const link of links) if (tagIds.has(String(link.tag))) await this.client.deleteContactTag(link.id);
+  }
+
+  async listContacts({ tag, cursor, limit }: ContactListQuery): Promise<ContactPage> {
+    if (tag === undefined) return this.listPage({}, cursor, limit);
+    const tagid = await this.tagId(tag, false);
+    // A tag AC does not know has no contacts.
+    if (tagid === null) return { contacts: [], ids: [], nextCursor: null, total: 0 };
+    return this.listPage({ tagid }, cursor, limit);
+  }
+
+  async listChangedContacts({ since, cursor, limit }: ChangedContactsQuery): Promise<ContactPage> {
+    // AC dates have whole seconds: round down so nothing changed within `since`'s second is missed.
+    return this.listPage({ updatedAfter: new Date(Math.floor(since / 1000) * 1000).toISOString().replace(/\.000Z$/, '+00:00') }, cursor, limit);
+  }
+
+  /** Keyset pages by contact ID (stable while contacts are added), with tags and values side loaded. */
+  private async listPage(filter: { tagid?: string; updatedAfter?: string }, cursor: string | null, limit: number): Promise<ContactPage> {
+    const readAt = this.options.clock.now();
+    const fieldMap = await this.resolvedFieldMap();
+    const size = Math.min(PAGE_LIMIT, limit);
+    const list = await this.client.listContactsPage(filter, cursor ?? '0', size);
+    const contacts = list.contacts ?? [];
+    const related = await this.relatedRecords(contacts, list, fieldMap);
+    await this.ensureTagNames(related.contactTags.map((ct) => ct.tag));
+    const total = Number(list.meta?.total);
+    return {
+      contacts: contacts.map((contact) => toSnapshot({ contact, ...related, tagNames: this.tagNames, fieldMap, readAt })),
+      ids: [],
+      nextCursor: contacts.length >= size ? String(contacts.at(-1)!.id) : null,
+      // With id_greater, AC's meta.total counts what is left: the whole listing's size is the first page's.
+      ...(cursor === null && Number.isFinite(total) && { total }),
+    };
   }
 
   async listTags(): Promise<string[]> {

@@ -33,8 +33,8 @@ interface Built {
   crm: Crm;
 }
 
-async function build(opts: { rate?: number; clock?: Clock; idsFilter?: boolean; apiKey?: string; baseUrl?: string } = {}): Promise<Built> {
-  const fake = await startFakeBrevo({ rateLimitPerSecond: opts.rate ?? 200, idsFilter: opts.idsFilter });
+async function build(opts: { rate?: number; clock?: Clock; idsFilter?: boolean; apiKey?: string; baseUrl?: string; now?: () => number } = {}): Promise<Built> {
+  const fake = await startFakeBrevo({ rateLimitPerSecond: opts.rate ?? 200, idsFilter: opts.idsFilter, now: opts.now });
   const crm = brevo({
     baseUrl: opts.baseUrl ?? fake.url,
     apiKey: opts.apiKey ?? fake.apiKey,
@@ -149,7 +149,7 @@ describe('brevo adapter against the fake', () => {
   });
 
   it('capabilities are as documented', () => {
-    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 20, signsWebhooks: false, tagsById: true, rateLimit: { requests: 10, perMs: 1000 } });
+    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 20, signsWebhooks: false, tagsById: true, rateLimit: { requests: 10, perMs: 1000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 500 } });
   });
 
   it('loads 20 contacts in one call once lists are known', async () => {
@@ -257,6 +257,47 @@ describe('brevo rate limit headers', () => {
       await Promise.all(responses.map((r) => r.body?.cancel()));
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe('brevo listing (import and sweep)', () => {
+  it('lists whole contacts in creation order, page by page, and a tag\'s list members', async () => {
+    const b = await build();
+    try {
+      const ids = [1, 2, 3].map((i) => b.fake.seedContact({ email: `bl${i}@example.com`, attributes: { FIRSTNAME: `B${i}` }, lists: i === 2 ? ['Gold'] : ['Silver'] }));
+      const first = await b.crm.listContacts!({ cursor: null, limit: 2 });
+      expect(first).toMatchObject({ ids: [], nextCursor: '2', total: 3 });
+      expect(first.contacts.map((c) => [c.contactId, c.email, c.tags, c.fields.first_name])).toEqual([
+        [ids[0], 'bl1@example.com', ['Silver'], 'B1'],
+        [ids[1], 'bl2@example.com', ['Gold'], 'B2'],
+      ]);
+      const last = await b.crm.listContacts!({ cursor: first.nextCursor, limit: 2 });
+      expect(last.contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+      expect(last.nextCursor).toBeNull();
+      const gold = await b.crm.listContacts!({ tag: 'gold', cursor: null, limit: 100 });
+      expect(gold).toMatchObject({ nextCursor: null, total: 1 });
+      expect(gold.contacts.map((c) => c.contactId)).toEqual([ids[1]]);
+      expect(await b.crm.listContacts!({ tag: 'no such list', cursor: null, limit: 100 })).toEqual({ contacts: [], ids: [], nextCursor: null, total: 0 });
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists contacts modified since a time (modifiedSince), a list change included', async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const b = await build({ now: () => now });
+    try {
+      const [a, c] = [1, 2].map((i) => b.fake.seedContact({ email: `bm${i}@example.com` }));
+      now += 60_000;
+      const since = now;
+      b.fake.editContact(c!, { addLists: ['Late'] });
+      const changed = await b.crm.listChangedContacts!({ since, cursor: null, limit: 100 });
+      expect(changed.contacts.map((x) => [x.contactId, x.tags])).toEqual([[c, ['Late']]]);
+      expect(changed.contacts.map((x) => x.contactId)).not.toContain(a);
+      expect((await b.crm.listChangedContacts!({ since: since + 1, cursor: null, limit: 100 })).contacts).toEqual([]);
+    } finally {
+      await b.fake.close();
     }
   });
 });

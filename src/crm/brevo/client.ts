@@ -49,6 +49,18 @@ export class BrevoClient {
   }
 
   /** `GET /contacts/{identifier}`: a numeric id or an (URL-encoded) e-mail. */
+  /**
+   * A page of "Get all the contacts" (or "Get contacts in a list" for `listId`) in creation order
+   * (`sort=asc`: new contacts land after the pages read), optionally `modifiedSince`. Null: no such list.
+   */
+  async listContactsPage(query: { offset: number; limit: number; listId?: number; modifiedSince?: string }): Promise<BrevoContactList | null> {
+    const res = await this.http.request<BrevoContactList>({
+      path: query.listId === undefined ? 'contacts' : `contacts/lists/${query.listId}/contacts`,
+      query: { limit: query.limit, offset: query.offset, sort: 'asc', modifiedSince: query.modifiedSince },
+    });
+    return res.status === 404 ? null : res.body;
+  }
+
   async getContact(identifier: string): Promise<BrevoContact | null> {
     const res = await this.http.request<BrevoContact>({ path: `contacts/${encodeURIComponent(identifier)}` });
     return res.status === 404 ? null : res.body;

@@ -1,6 +1,6 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import type { ChangedContactsQuery, ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
 import { BrevoClient } from './client.js';
 import { isContactId, tagKey, toAttributes, toSnapshot } from './mappers.js';
 import type { BrevoContact } from './types.js';
@@ -16,6 +16,9 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: false,
   tagsById: true,
   rateLimit: Object.freeze({ requests: 10, perMs: 1000 }),
+  // "Get all the contacts" (modifiedSince) and "Get contacts in a list" (a tag is a list): whole
+  // contacts with attributes and listIds, ≤ 500 per page on the list endpoint (1,000 on the other).
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: true, pageSize: 500 }),
 });
 
 /** Local field → Brevo attribute for the standard fields (the defaults of a new Brevo account). */
@@ -81,6 +84,34 @@ class BrevoCrm implements Crm {
     await this.ensureListNames([...found.values()].flatMap((c) => c.listIds ?? []));
     for (const [ref, contact] of found) result.set(ref, toSnapshot(contact, this.listNames, this.options.fieldMap, readAt));
     return result;
+  }
+
+  async listContacts({ tag, cursor, limit }: ContactListQuery): Promise<ContactPage> {
+    if (tag === undefined) return this.listPage({}, cursor, limit);
+    const listId = await this.listId(tag, false);
+    if (listId === null) return { contacts: [], ids: [], nextCursor: null, total: 0 };
+    return this.listPage({ listId }, cursor, limit);
+  }
+
+  async listChangedContacts({ since, cursor, limit }: ChangedContactsQuery): Promise<ContactPage> {
+    return this.listPage({ modifiedSince: new Date(since).toISOString() }, cursor, limit);
+  }
+
+  private async listPage(filter: { listId?: number; modifiedSince?: string }, cursor: string | null, limit: number): Promise<ContactPage> {
+    const readAt = this.options.clock.now();
+    const offset = cursor === null ? 0 : Number(cursor);
+    const page = await this.client.listContactsPage({ ...filter, offset, limit: Math.min(limit, capabilities.listing!.pageSize) });
+    // The list was deleted in Brevo meanwhile: it has no contacts.
+    if (!page) return { contacts: [], ids: [], nextCursor: null, total: 0 };
+    const contacts = page.contacts ?? [];
+    await this.ensureListNames(contacts.flatMap((c) => c.listIds ?? []));
+    const next = offset + contacts.length;
+    return {
+      contacts: contacts.map((c) => toSnapshot(c, this.listNames, this.options.fieldMap, readAt)),
+      ids: [],
+      nextCursor: contacts.length > 0 && next < (page.count ?? 0) ? String(next) : null,
+      ...(page.count !== undefined && { total: page.count }),
+    };
   }
 
   async findContactByEmail(email: string): Promise<ContactSnapshot | null> {

@@ -48,6 +48,12 @@ export class DripClient {
     });
   }
 
+  /** `GET /subscribers?status=all[&tags=T]&page=&per_page=`: a page of whole subscribers (with tags and custom fields). */
+  async listSubscribersPage(page: number, perPage: number, tag?: string): Promise<DripSubscriberList> {
+    const res = await this.http.request<DripSubscriberList>({ path: 'subscribers', query: { status: 'all', tags: tag, page, per_page: Math.min(perPage, 1000) } });
+    return res.body;
+  }
+
   /** `GET /subscribers/:id_or_email` → the one subscriber, or null on 404. */
   async getSubscriber(idOrEmail: string): Promise<DripSubscriber | null> {
     const res = await this.http.request<DripSubscriberList>({ path: `subscribers/${encodeURIComponent(idOrEmail)}` });

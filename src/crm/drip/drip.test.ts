@@ -195,7 +195,7 @@ describe('drip adapter against the fake', () => {
   });
 
   it('capabilities are as documented', () => {
-    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: false, tagsById: false, rateLimit: { requests: 3600, perMs: 3_600_000 } });
+    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: false, tagsById: false, rateLimit: { requests: 3600, perMs: 3_600_000 }, listing: { contacts: true, byTag: true, changedSince: false, pageSize: 1000 } });
     expect(capabilities).toBe(b.crm.capabilities);
   });
 
@@ -294,6 +294,31 @@ describe('drip rate limit', () => {
       await Promise.all(responses.filter((r) => r !== limited).map((r) => r.body?.cancel()));
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe('drip listing (import; no sweep)', () => {
+  it('lists whole subscribers of every status page by page, and those with a tag (tags=)', async () => {
+    const b = await build();
+    try {
+      const ids = [1, 2, 3].map((i) => b.fake.seedSubscriber({ email: `dl${i}@example.com`, first_name: `D${i}`, tags: i === 3 ? ['Gold'] : ['Silver'] }));
+      b.fake.resetCounters();
+      const first = await b.crm.listContacts!({ cursor: null, limit: 2 });
+      expect(b.fake.calls).toBe(1);
+      expect(first).toMatchObject({ ids: [], nextCursor: '2', total: 3 });
+      expect(first.contacts.map((c) => [c.contactId, c.email, c.tags, c.fields.first_name])).toEqual([
+        [ids[0], 'dl1@example.com', ['Silver'], 'D1'],
+        [ids[1], 'dl2@example.com', ['Silver'], 'D2'],
+      ]);
+      const last = await b.crm.listContacts!({ cursor: first.nextCursor, limit: 2 });
+      expect(last.contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+      expect(last.nextCursor).toBeNull();
+      const gold = await b.crm.listContacts!({ tag: 'Gold', cursor: null, limit: 100 });
+      expect(gold.contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+      expect(b.crm.listChangedContacts).toBeUndefined();
+    } finally {
+      await b.fake.close();
     }
   });
 });

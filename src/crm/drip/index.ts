@@ -1,6 +1,6 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import type { ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
 import { DripClient } from './client.js';
 import { hasChanges, resolveFieldMap, STANDARD_KEYS, tagKey, toDripWrite, toSnapshot, uniqueNames, type ResolvedFieldMap } from './mappers.js';
 import { parseWebhook, verifyWebhook } from './webhook.js';
@@ -16,6 +16,9 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: false,
   tagsById: false,
   rateLimit: Object.freeze({ requests: 3600, perMs: 3_600_000 }),
+  // "List all subscribers" (status=all, tags, page/per_page ≤ 1000) gives whole subscribers. It
+  // filters by subscription date, not by modification: no sweep for Drip.
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: false, pageSize: 1000 }),
 });
 
 /** Local field → Drip subscriber property (first-class properties since the 2019 subscriber model). */
@@ -69,6 +72,19 @@ class DripCrm implements Crm {
       if (subscriber && String(subscriber.id) === id) result.set(id, toSnapshot(subscriber, this.fieldMap, readAt));
     }
     return result;
+  }
+
+  async listContacts({ tag, cursor, limit }: ContactListQuery): Promise<ContactPage> {
+    const readAt = this.options.clock.now();
+    const page = cursor === null ? 1 : Number(cursor);
+    const list = await this.client.listSubscribersPage(page, limit, tag?.trim());
+    const totalPages = list.meta?.total_pages ?? page;
+    return {
+      contacts: (list.subscribers ?? []).map((s) => toSnapshot(s, this.fieldMap, readAt)),
+      ids: [],
+      nextCursor: page < totalPages && (list.subscribers ?? []).length > 0 ? String(page + 1) : null,
+      ...(list.meta?.total_count !== undefined && { total: list.meta.total_count }),
+    };
   }
 
   async findContactByEmail(email: string): Promise<ContactSnapshot | null> {

@@ -32,6 +32,8 @@ export interface DripSubscriber {
 /** `GET /v2/:account_id/subscribers/:id_or_email` and `POST /v2/:account_id/subscribers`: an array of one. */
 export interface DripSubscriberList {
   links?: Record<string, string>;
+  /** On the list endpoint. */
+  meta?: { page?: number; count?: number; total_pages?: number; total_count?: number };
   subscribers: DripSubscriber[];
 }
 

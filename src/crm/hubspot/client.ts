@@ -9,7 +9,9 @@ import type {
   HsListSearchResponse,
   HsMembershipChange,
   HsMembershipsBatchResponse,
+  HsMembership,
   HsObject,
+  HsPage,
   HsProperty,
   HsPropertyList,
   HsUpsertResult,
@@ -80,6 +82,37 @@ export class HsClient {
       json: { properties, propertiesWithHistory: [], inputs: ids.map((id) => ({ id })) },
     });
     return res.status === 404 ? [] : (res.body.results ?? []);
+  }
+
+  /** `GET /crm/v3/objects/contacts`: a page of contact IDs (`limit` ≤ 100, `after` cursor). */
+  async listContactIds(after: string | null, limit: number): Promise<HsPage<HsObject>> {
+    const res = await this.request<HsPage<HsObject>>({ path: 'crm/v3/objects/contacts', query: { limit: Math.min(limit, BATCH_LIMIT), after: after ?? undefined, archived: 'false' } });
+    return res.body;
+  }
+
+  /** `GET /crm/v3/lists/{listId}/memberships`: a page of a list's record IDs (`limit` ≤ 250). */
+  async listMemberships(listId: string, after: string | null, limit: number): Promise<HsPage<HsMembership> | null> {
+    const res = await this.request<HsPage<HsMembership>>({ path: `crm/v3/lists/${encodeURIComponent(listId)}/memberships`, query: { limit: Math.min(limit, 250), after: after ?? undefined } });
+    return res.status === 404 ? null : res.body;
+  }
+
+  /**
+   * `POST /crm/v3/objects/contacts/search` on `lastmodifieddate ≥ since`, oldest change first
+   * (`limit` ≤ 200; a search reaches at most 10,000 results).
+   */
+  async searchModifiedSince(since: number, after: string | null, limit: number): Promise<HsPage<HsObject>> {
+    const res = await this.request<HsPage<HsObject>>({
+      method: 'POST',
+      path: 'crm/v3/objects/contacts/search',
+      json: {
+        filterGroups: [{ filters: [{ propertyName: 'lastmodifieddate', operator: 'GTE', value: String(since) }] }],
+        sorts: [{ propertyName: 'lastmodifieddate', direction: 'ASCENDING' }],
+        properties: ['lastmodifieddate'],
+        limit: Math.min(limit, 200),
+        ...(after !== null && { after }),
+      },
+    });
+    return res.body;
   }
 
   /** `GET /crm/v3/objects/contacts/{email}?idProperty=email`: one contact by e-mail, or null. */

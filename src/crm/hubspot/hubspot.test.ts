@@ -56,8 +56,8 @@ interface Built {
   crm: Crm;
 }
 
-async function build(opts: { rateLimit?: { requests: number; perMs: number }; limiter?: { requests: number; perMs: number }; clock?: Clock; baseSuffix?: string; token?: string; latencyMs?: number } = {}): Promise<Built> {
-  const fake = await startFakeHubSpot({ rateLimit: opts.rateLimit ?? { requests: 1000, perMs: 1000 }, latencyMs: opts.latencyMs });
+async function build(opts: { rateLimit?: { requests: number; perMs: number }; limiter?: { requests: number; perMs: number }; clock?: Clock; baseSuffix?: string; token?: string; latencyMs?: number; now?: () => number } = {}): Promise<Built> {
+  const fake = await startFakeHubSpot({ rateLimit: opts.rateLimit ?? { requests: 1000, perMs: 1000 }, latencyMs: opts.latencyMs, now: opts.now });
   const crm = hubspot({
     baseUrl: fake.url + (opts.baseSuffix ?? ''),
     apiKey: opts.token ?? fake.token,
@@ -304,7 +304,7 @@ describe('hubspot adapter against the fake', () => {
   });
 
   it('capabilities are as documented', () => {
-    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 100, signsWebhooks: true, tagsById: true, rateLimit: { requests: 100, perMs: 10_000 } });
+    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 100, signsWebhooks: true, tagsById: true, rateLimit: { requests: 100, perMs: 10_000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 100 } });
     expect(capabilities).toBe(b.crm.capabilities);
   });
 
@@ -405,6 +405,55 @@ describe('hubspot adapter against the fake', () => {
 
   it('listFields returns property internal names and labels', async () => {
     expect(await b.crm.listFields()).toEqual(expect.arrayContaining([{ id: 'firstname', name: 'First Name' }, { id: 'company', name: 'Company Name' }]));
+  });
+});
+
+describe('hubspot listing (import and sweep)', () => {
+  it('lists every contact ID page by page (after cursor), and a tag\'s static-list members', async () => {
+    const b = await build();
+    try {
+      const ids = b.fake.seedContacts(5, (i) => ({ email: `hl${i}@example.com`, lists: i % 2 ? ['Odd'] : ['Even'] }));
+      const seen: string[] = [];
+      let pages = 0;
+      for (let cursor: string | null = null; ; ) {
+        const page = await b.crm.listContacts!({ cursor, limit: 2 });
+        expect(page.contacts).toEqual([]);
+        seen.push(...page.ids);
+        pages++;
+        if ((cursor = page.nextCursor) === null) break;
+      }
+      expect(seen).toEqual(ids);
+      expect(pages).toBe(3);
+      const odd = await b.crm.listContacts!({ tag: 'odd', cursor: null, limit: 100 });
+      expect(odd).toEqual({ contacts: [], ids: [ids[1], ids[3]], nextCursor: null });
+      b.fake.resetCounters();
+      expect(await b.crm.listContacts!({ tag: 'no such list', cursor: null, limit: 100 })).toEqual({ contacts: [], ids: [], nextCursor: null, total: 0 });
+      expect(b.fake.routeCalls('GET /crm/v3/lists/:listId/memberships')).toBe(0);
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists contacts modified since a time with a CRM search on lastmodifieddate, oldest first', async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const b = await build({ now: () => now });
+    try {
+      const [a, c, d] = b.fake.seedContacts(3, (i) => ({ email: `hm${i}@example.com` }));
+      now += 60_000;
+      const since = now;
+      b.fake.editContact(d!, { firstname: 'Later' });
+      now += 1000;
+      b.fake.editContact(c!, { firstname: 'Latest' });
+      const page = await b.crm.listChangedContacts!({ since, cursor: null, limit: 100 });
+      expect(page).toEqual({ contacts: [], ids: [d, c], nextCursor: null, total: 2 });
+      expect(page.ids).not.toContain(a);
+      const first = await b.crm.listChangedContacts!({ since, cursor: null, limit: 1 });
+      expect(first).toMatchObject({ ids: [d], nextCursor: '1' });
+      expect((await b.crm.listChangedContacts!({ since, cursor: first.nextCursor, limit: 1 })).ids).toEqual([c]);
+      expect(b.fake.routeCalls('POST /crm/v3/objects/contacts/search')).toBe(3);
+    } finally {
+      await b.fake.close();
+    }
   });
 });
 

@@ -1,6 +1,6 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import type { ChangedContactsQuery, ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
 import { BATCH_LIMIT, HsClient } from './client.js';
 import { checkFieldMap, isTagList, listKey, propertiesToRead, toProperties, toSnapshot } from './mappers.js';
 import type { HsList, HsObject } from './types.js';
@@ -21,6 +21,9 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: true,
   tagsById: true,
   rateLimit: Object.freeze({ requests: 100, perMs: 10_000 }),
+  // Listing gives IDs (the basic list, a static list's memberships, a search on
+  // lastmodifieddate); the contacts are then loaded in batches of 100 (2 calls each).
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: true, pageSize: BATCH_LIMIT }),
 });
 
 /** Local field → HubSpot contact property (internal name) for the standard fields. */
@@ -114,6 +117,23 @@ class HubSpotCrm implements Crm {
       if (listId === null) continue;
       if (!(await this.client.changeMembership(listId, 'remove', [contactId]))) this.forget(name);
     }
+  }
+
+  async listContacts({ tag, cursor, limit }: ContactListQuery): Promise<ContactPage> {
+    if (tag === undefined) {
+      const page = await this.client.listContactIds(cursor, limit);
+      return { contacts: [], ids: page.results.map((c) => String(c.id)), nextCursor: page.paging?.next?.after ?? null };
+    }
+    const listId = await this.listId(tag, false);
+    const page = listId === null ? null : await this.client.listMemberships(listId, cursor, limit);
+    // A tag without a static list (or a list deleted meanwhile) has no contacts.
+    if (!page) return { contacts: [], ids: [], nextCursor: null, total: 0 };
+    return { contacts: [], ids: page.results.map((m) => String(m.recordId)), nextCursor: page.paging?.next?.after ?? null };
+  }
+
+  async listChangedContacts({ since, cursor, limit }: ChangedContactsQuery): Promise<ContactPage> {
+    const page = await this.client.searchModifiedSince(since, cursor, limit);
+    return { contacts: [], ids: page.results.map((c) => String(c.id)), nextCursor: page.paging?.next?.after ?? null, ...(page.total !== undefined && { total: page.total }) };
   }
 
   async listTags(): Promise<string[]> {

@@ -127,3 +127,16 @@ export interface HsErrorBody {
   category?: string;
   policyName?: string;
 }
+
+/** A page of a list or search endpoint: `paging.next.after` is the next page's cursor. */
+export interface HsPage<T> {
+  results: T[];
+  total?: number;
+  paging?: { next?: { after?: string } };
+}
+
+/** `GET /crm/v3/lists/{listId}/memberships` rows. */
+export interface HsMembership {
+  recordId: string;
+  membershipTimestamp?: string;
+}

@@ -54,6 +54,15 @@ export class KeapClient {
     return res.status === 404 ? null : res.body;
   }
 
+  /** A page of "List Contacts" in ID order with custom fields and tag ids, optionally `since` (on last updated). */
+  async listContactsPage(offset: number, limit: number, since?: string): Promise<KeapContactList> {
+    const res = await this.http.request<KeapContactList>({
+      path: 'contacts',
+      query: { limit: Math.min(limit, PAGE_LIMIT), offset, order: 'id', optional_properties: CONTACT_PROPERTIES, since },
+    });
+    return res.body;
+  }
+
   /** `GET /contacts?email=…&optional_properties=custom_fields,tag_ids` (exact e-mail filter). */
   async listContactsByEmail(email: string): Promise<KeapContact[]> {
     const res = await this.http.request<KeapContactList>({ path: 'contacts', query: { email, limit: 10, optional_properties: CONTACT_PROPERTIES } });

@@ -1,7 +1,7 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
-import { KeapClient } from './client.js';
+import type { ChangedContactsQuery, ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import { KeapClient, PAGE_LIMIT } from './client.js';
 import { resolveFieldMap, STANDARD_KEYS, tagKey, toKeapWrite, toSnapshot, uniqueNames, writesPhone, type ResolvedFieldMap } from './mappers.js';
 import type { KeapContact, KeapTag } from './types.js';
 import { parseWebhook, verifyWebhook } from './webhook.js';
@@ -19,6 +19,9 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: false,
   tagsById: true,
   rateLimit: Object.freeze({ requests: 240, perMs: 60_000 }),
+  // "List Contacts" with optional_properties=custom_fields,tag_ids (1,000 whole contacts per call),
+  // `since` on last updated for the sweep; a tag is filtered from the pages.
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: true, pageSize: PAGE_LIMIT }),
 });
 
 /** Local field → Keap key: names and the first phone slot. */
@@ -71,6 +74,31 @@ class KeapCrm implements Crm {
       if (contact && String(contact.id) === id) result.set(id, await this.snapshot(contact, readAt));
     }
     return result;
+  }
+
+  async listContacts({ tag, cursor, limit }: ContactListQuery): Promise<ContactPage> {
+    const page = await this.listPage(cursor, limit);
+    if (tag === undefined) return page;
+    const wanted = tagKey(tag);
+    return { ...page, contacts: page.contacts.filter((c) => c.tags.some((t) => tagKey(t) === wanted)), total: undefined };
+  }
+
+  async listChangedContacts({ since, cursor, limit }: ChangedContactsQuery): Promise<ContactPage> {
+    return this.listPage(cursor, limit, new Date(since).toISOString());
+  }
+
+  /** Offset pages in ID order; a contact the page gave without its optional properties is read by id. */
+  private async listPage(cursor: string | null, limit: number, since?: string): Promise<ContactPage> {
+    const readAt = this.options.clock.now();
+    const offset = cursor === null ? 0 : Number(cursor);
+    const page = await this.client.listContactsPage(offset, limit, since);
+    const contacts: ContactSnapshot[] = [];
+    for (const listed of page.contacts ?? []) {
+      const contact = listed.tag_ids !== undefined && listed.custom_fields !== undefined ? listed : await this.client.getContact(String(listed.id));
+      if (contact) contacts.push(await this.snapshot(contact, readAt));
+    }
+    const next = offset + (page.contacts ?? []).length;
+    return { contacts, ids: [], nextCursor: (page.contacts ?? []).length > 0 && page.count !== undefined && next < page.count ? String(next) : null, ...(page.count !== undefined && { total: page.count }) };
   }
 
   /**

@@ -36,8 +36,8 @@ interface Built {
   plan: number;
 }
 
-async function build(opts: { clock?: Clock; apiKey?: string; baseUrl?: (fake: FakeKeap) => string } = {}): Promise<Built> {
-  const fake = await startFakeKeap({ quotaPerMinute: 1_000_000 });
+async function build(opts: { clock?: Clock; apiKey?: string; baseUrl?: (fake: FakeKeap) => string; now?: () => number } = {}): Promise<Built> {
+  const fake = await startFakeKeap({ quotaPerMinute: 1_000_000, now: opts.now });
   const company = fake.seedCustomField('Company');
   const plan = fake.seedCustomField('Plan');
   const fieldMap: FieldMap = { ...defaultFieldMap, company: `custom:${company}`, plan: `custom_fields.${plan}` };
@@ -198,7 +198,7 @@ describe('keap adapter against the fake', () => {
   });
 
   it('capabilities are as documented', () => {
-    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: false, tagsById: true, rateLimit: { requests: 240, perMs: 60_000 } });
+    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: false, tagsById: true, rateLimit: { requests: 240, perMs: 60_000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 1000 } });
     expect(capabilities).toBe(b.crm.capabilities);
   });
 
@@ -322,6 +322,47 @@ describe('keap quota', () => {
       await Promise.all(responses.filter((r) => r !== limited).map((r) => r.body?.cancel()));
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe('keap listing (import and sweep)', () => {
+  it('lists whole contacts (tag ids and custom fields) in ID order, one call per page; a tag is filtered from the pages', async () => {
+    const b = await build();
+    try {
+      const ids = [1, 2, 3].map((i) => b.fake.seedContact({ email: `kp${i}@example.com`, given_name: `P${i}`, tags: i === 3 ? ['Gold'] : ['Silver'] }));
+      await b.crm.listTags(); // the tag map, as after any earlier call
+      b.fake.resetCounters();
+      const first = await b.crm.listContacts!({ cursor: null, limit: 2 });
+      expect(b.fake.calls).toBe(1);
+      expect(first).toMatchObject({ ids: [], nextCursor: '2', total: 3 });
+      expect(first.contacts.map((c) => [c.contactId, c.email, c.tags, c.fields.first_name])).toEqual([
+        [ids[0], 'kp1@example.com', ['Silver'], 'P1'],
+        [ids[1], 'kp2@example.com', ['Silver'], 'P2'],
+      ]);
+      const last = await b.crm.listContacts!({ cursor: first.nextCursor, limit: 2 });
+      expect(last.contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+      expect(last.nextCursor).toBeNull();
+      expect((await b.crm.listContacts!({ tag: 'gold', cursor: null, limit: 100 })).contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists contacts updated since a time (since), a tag applied included', async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const b = await build({ now: () => now });
+    try {
+      const [a, c] = [1, 2].map((i) => b.fake.seedContact({ email: `ku${i}@example.com` }));
+      now += 60_000;
+      const since = now;
+      b.fake.tagContact(c!, 'late');
+      const changed = await b.crm.listChangedContacts!({ since, cursor: null, limit: 100 });
+      expect(changed.contacts.map((x) => [x.contactId, x.tags])).toEqual([[c, ['late']]]);
+      expect(changed.contacts.map((x) => x.contactId)).not.toContain(a);
+      expect((await b.crm.listChangedContacts!({ since: since + 1, cursor: null, limit: 100 })).contacts).toEqual([]);
+    } finally {
+      await b.fake.close();
     }
   });
 });

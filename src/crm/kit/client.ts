@@ -84,6 +84,18 @@ export class KitClient {
   }
 
   /** `POST /v4/subscribers`: an upsert by e-mail; 201 created, 200 existing. */
+  /**
+   * A page of "List subscribers" (every state, tags included), after the cursor, optionally
+   * `updated_after`: `per_page` ≤ 1000, `pagination.end_cursor` while `has_next_page`.
+   */
+  async listSubscribersPage(after: string | null, perPage: number, updatedAfter?: string): Promise<KitSubscriberList> {
+    const res = await this.request<KitSubscriberList>({
+      path: 'subscribers',
+      query: { status: 'all', include: 'tags', per_page: Math.min(perPage, PAGE_LIMIT), after: after ?? undefined, updated_after: updatedAfter },
+    });
+    return res.body;
+  }
+
   async createSubscriber(body: Record<string, unknown>): Promise<{ created: boolean; body: KitSubscriberBody }> {
     const res = await this.request<KitSubscriberBody>({ method: 'POST', path: 'subscribers', json: body });
     return { created: res.status === 201, body: res.body };

@@ -1,6 +1,6 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import type { ChangedContactsQuery, ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
 import { KitClient, type KitTuning } from './client.js';
 import { fieldsApplied, hasCustomFields, resolveFieldMap, SUBSCRIBER_ID, tagKey, toKitWrite, toSnapshot, uniqueTagNames, type KitWrite, type ResolvedFieldMap } from './mappers.js';
 import type { KitTag } from './types.js';
@@ -18,6 +18,9 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: true,
   tagsById: true,
   rateLimit: Object.freeze({ requests: 120, perMs: 60_000 }),
+  // "List subscribers" (status=all, include=tags, updated_after): 1,000 whole subscribers per
+  // call; a tag is filtered from those pages (one call per 1,000, not two calls per subscriber).
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: true, pageSize: 1000 }),
 });
 
 /** Local field → Kit key: `first_name` is the subscriber's own; the others are custom field keys. */
@@ -73,6 +76,33 @@ class KitCrm implements Crm {
       result.set(String(subscriber.id), toSnapshot(subscriber, tags, fieldMap, readAt));
     }
     return result;
+  }
+
+  async listContacts({ tag, cursor, limit }: ContactListQuery): Promise<ContactPage> {
+    const page = await this.listPage(cursor, limit);
+    if (tag === undefined) return page;
+    const wanted = tagKey(tag);
+    return { ...page, contacts: page.contacts.filter((c) => c.tags.some((t) => tagKey(t) === wanted)) };
+  }
+
+  async listChangedContacts({ since, cursor, limit }: ChangedContactsQuery): Promise<ContactPage> {
+    // Whole seconds, rounded down, so nothing changed within `since`'s second is missed.
+    return this.listPage(cursor, limit, new Date(Math.floor(since / 1000) * 1000).toISOString().replace(/\.000Z$/, 'Z'));
+  }
+
+  private async listPage(cursor: string | null, limit: number, updatedAfter?: string): Promise<ContactPage> {
+    const readAt = this.options.clock.now();
+    const fieldMap = await this.resolvedFieldMap();
+    const page = await this.client.listSubscribersPage(cursor, limit, updatedAfter);
+    const contacts: ContactSnapshot[] = [];
+    for (const subscriber of page.subscribers ?? []) {
+      // Should `include=tags` be ignored, the subscriber's tags endpoint answers (one call more each).
+      const listed = subscriber.tags?.filter((t): t is { id: number; name: string } => typeof t.name === 'string');
+      const tags = listed ?? (await this.client.subscriberTags(String(subscriber.id)));
+      if (tags) contacts.push(toSnapshot(subscriber, tags, fieldMap, readAt));
+    }
+    const next = page.pagination?.has_next_page ? (page.pagination.end_cursor ?? null) : null;
+    return { contacts, ids: [], nextCursor: next };
   }
 
   async findContactByEmail(email: string): Promise<ContactSnapshot | null> {

@@ -39,8 +39,8 @@ interface Built {
   crm: Crm;
 }
 
-async function build(opts: { clock?: Clock; rateLimit?: number; upsertUpdatesFields?: boolean; backoffMs?: number } = {}): Promise<Built> {
-  const fake = await startFakeKit({ rateLimit: opts.rateLimit ?? 100_000, upsertUpdatesFields: opts.upsertUpdatesFields });
+async function build(opts: { clock?: Clock; rateLimit?: number; upsertUpdatesFields?: boolean; backoffMs?: number; now?: () => number } = {}): Promise<Built> {
+  const fake = await startFakeKit({ rateLimit: opts.rateLimit ?? 100_000, upsertUpdatesFields: opts.upsertUpdatesFields, now: opts.now });
   for (const label of ['Last name', 'Phone number', 'Company', 'Plan']) fake.seedCustomField(label);
   const crm = createKit(
     {
@@ -230,7 +230,7 @@ describe('kit adapter against the fake', () => {
   });
 
   it('capabilities are as documented', () => {
-    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: true, tagsById: true, rateLimit: { requests: 120, perMs: 60_000 } });
+    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: true, tagsById: true, rateLimit: { requests: 120, perMs: 60_000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 1000 } });
     expect(capabilities).toBe(b.crm.capabilities);
   });
 
@@ -337,6 +337,47 @@ describe('kit rate limit (120 requests / 60 s, 429 "Retry later" without Retry-A
     try {
       for (let i = 0; i < 3; i++) await b.crm.listTags();
       await expect(b.crm.listTags()).rejects.toMatchObject({ kind: 'rate_limited' });
+    } finally {
+      await b.fake.close();
+    }
+  });
+});
+
+describe('kit listing (import and sweep)', () => {
+  it('lists whole subscribers with their tags (include=tags), every state, one call per cursor page; a tag is filtered from the pages', async () => {
+    const b = await build();
+    try {
+      const ids = [1, 2, 3].map((i) => b.fake.seedSubscriber({ email: `kl${i}@example.com`, first_name: `K${i}`, state: i === 2 ? 'cancelled' : 'active', fields: { company: `Co${i}` }, tags: i === 3 ? ['Gold'] : ['Silver'] }));
+      await b.crm.loadContacts([ids[0]!]); // the custom field list, as after any earlier call
+      b.fake.resetCounters();
+      const first = await b.crm.listContacts!({ cursor: null, limit: 2 });
+      expect(b.fake.calls).toBe(1);
+      expect(first.contacts.map((c) => [c.contactId, c.email, c.tags, c.fields.first_name, c.fields.company])).toEqual([
+        [ids[0], 'kl1@example.com', ['Silver'], 'K1', 'Co1'],
+        [ids[1], 'kl2@example.com', ['Silver'], 'K2', 'Co2'],
+      ]);
+      expect(first.nextCursor).not.toBeNull();
+      const last = await b.crm.listContacts!({ cursor: first.nextCursor, limit: 2 });
+      expect(last.contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+      expect(last.nextCursor).toBeNull();
+      expect((await b.crm.listContacts!({ tag: 'gold', cursor: null, limit: 100 })).contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists subscribers updated since a time (updated_after), a tagging included', async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const b = await build({ now: () => now });
+    try {
+      const [a, c] = [1, 2].map((i) => b.fake.seedSubscriber({ email: `ku${i}@example.com` }));
+      now += 60_000;
+      const since = now;
+      b.fake.tagSubscriber(c!, 'late');
+      const changed = await b.crm.listChangedContacts!({ since: since + 700, cursor: null, limit: 100 });
+      expect(changed.contacts.map((x) => [x.contactId, x.tags])).toEqual([[c, ['late']]]);
+      expect(changed.contacts.map((x) => x.contactId)).not.toContain(a);
+      expect((await b.crm.listChangedContacts!({ since: since + 1000, cursor: null, limit: 100 })).contacts).toEqual([]);
     } finally {
       await b.fake.close();
     }

@@ -60,6 +60,24 @@ export class KlaviyoClient {
     return res.status === 404 ? [] : (res.body.data ?? []);
   }
 
+  /**
+   * A page of Get Profiles (optionally `filter=greater-than(updated,…)`) or, for `listId`, of Get
+   * List Profiles: 100 per page, the next page's cursor taken from `links.next`.
+   */
+  async profilesPage(query: { cursor: string | null; listId?: string; updatedAfter?: string }): Promise<{ ids: string[]; next: string | null } | null> {
+    const res = await this.http.request<KlaviyoProfileCollection>({
+      path: query.listId === undefined ? 'profiles' : `lists/${encodeURIComponent(query.listId)}/profiles`,
+      query: {
+        'page[size]': PROFILE_PAGE_SIZE,
+        'page[cursor]': query.cursor ?? undefined,
+        filter: query.updatedAfter === undefined ? undefined : `greater-than(updated,${query.updatedAfter})`,
+      },
+    });
+    if (res.status === 404) return null;
+    const next = res.body.links?.next ? new URL(res.body.links.next).searchParams.get('page[cursor]') : null;
+    return { ids: (res.body.data ?? []).map((p) => p.id), next };
+  }
+
   /** `GET /profiles?filter=equals(email,"…")`. */
   async profileByEmail(email: string): Promise<KlaviyoProfile | null> {
     const res = await this.http.request<KlaviyoProfileCollection>({ path: 'profiles', query: { filter: `equals(email,${filterString(email)})` } });

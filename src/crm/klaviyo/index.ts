@@ -1,6 +1,6 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import type { ChangedContactsQuery, ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
 import { KlaviyoClient, PROFILE_PAGE_SIZE } from './client.js';
 import { isProfileId, STANDARD_ATTRIBUTES, tagKey, toSnapshot, toWrite } from './mappers.js';
 import type { KlaviyoProfile } from './types.js';
@@ -18,6 +18,9 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: true,
   tagsById: true,
   rateLimit: Object.freeze({ requests: 60, perMs: 60_000 }),
+  // Get Profiles (filter greater-than(updated,…) for the sweep) and Get List Profiles (a tag is a
+  // list) give profile IDs, 100 a page; the import loads them as any batch (+1 list call each).
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: true, pageSize: PROFILE_PAGE_SIZE }),
 });
 
 /** Local field → Klaviyo profile attribute for the standard fields. */
@@ -71,6 +74,25 @@ class KlaviyoCrm implements Crm {
       if (snapshot) result.set(ref, snapshot);
     }
     return result;
+  }
+
+  async listContacts({ tag, cursor }: ContactListQuery): Promise<ContactPage> {
+    let listId: string | undefined;
+    if (tag !== undefined) {
+      const known = await this.listId(tag, false);
+      if (known === null) return { contacts: [], ids: [], nextCursor: null, total: 0 };
+      listId = known;
+    }
+    const page = await this.client.profilesPage({ cursor, listId });
+    // A list deleted meanwhile has no profiles.
+    return page ? { contacts: [], ids: page.ids, nextCursor: page.next } : { contacts: [], ids: [], nextCursor: null, total: 0 };
+  }
+
+  async listChangedContacts({ since, cursor }: ChangedContactsQuery): Promise<ContactPage> {
+    // `greater-than` on whole seconds: one second earlier, so a change within `since`'s second is kept.
+    const after = new Date(Math.floor(since / 1000) * 1000 - 1000).toISOString().replace(/\.000Z$/, 'Z');
+    const page = await this.client.profilesPage({ cursor, updatedAfter: after });
+    return { contacts: [], ids: page?.ids ?? [], nextCursor: page?.next ?? null };
   }
 
   async findContactByEmail(email: string): Promise<ContactSnapshot | null> {

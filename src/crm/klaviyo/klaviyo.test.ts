@@ -50,8 +50,8 @@ interface Built {
   clock: Clock;
 }
 
-async function build(opts: { rate?: number; clock?: Clock; apiKey?: string; secret?: string | null } = {}): Promise<Built> {
-  const fake = await startFakeKlaviyo({ rateLimitPerSecond: opts.rate ?? 500 });
+async function build(opts: { rate?: number; clock?: Clock; apiKey?: string; secret?: string | null; now?: () => number } = {}): Promise<Built> {
+  const fake = await startFakeKlaviyo({ rateLimitPerSecond: opts.rate ?? 500, now: opts.now });
   const clock = opts.clock ?? systemClock;
   const crm = klaviyo({
     baseUrl: fake.url,
@@ -230,7 +230,7 @@ describe('klaviyo adapter against the fake', () => {
   });
 
   it('capabilities are as documented', () => {
-    expect(capabilities).toEqual({ maxBatchLoad: 100, signsWebhooks: true, tagsById: true, rateLimit: { requests: 60, perMs: 60_000 } });
+    expect(capabilities).toEqual({ maxBatchLoad: 100, signsWebhooks: true, tagsById: true, rateLimit: { requests: 60, perMs: 60_000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 100 } });
   });
 
   it('loads 100 profiles in one Get Profiles call (+ one lists call each), sending the revision header', async () => {
@@ -300,6 +300,45 @@ describe('klaviyo adapter against the fake', () => {
       await Promise.all(responses.map((r) => r.body?.cancel()));
     } finally {
       await fake.close();
+    }
+  });
+});
+
+describe('klaviyo listing (import and sweep)', () => {
+  it('lists profile IDs 100 a page (page[cursor] from links.next), and a tag\'s list profiles', async () => {
+    const b = await build();
+    try {
+      const ids = Array.from({ length: 150 }, (_, i) => b.fake.seedProfile({ email: `kv${i}@example.com`, lists: i % 50 === 0 ? ['Gold'] : [] }));
+      const first = await b.crm.listContacts!({ cursor: null, limit: 100 });
+      expect(first.contacts).toEqual([]);
+      expect(first.ids).toHaveLength(100);
+      expect(first.nextCursor).not.toBeNull();
+      const last = await b.crm.listContacts!({ cursor: first.nextCursor, limit: 100 });
+      expect(last.nextCursor).toBeNull();
+      expect([...first.ids, ...last.ids].sort()).toEqual([...ids].sort());
+      const gold = await b.crm.listContacts!({ tag: 'gold', cursor: null, limit: 100 });
+      expect(gold.ids.sort()).toEqual([ids[0], ids[50], ids[100]].sort());
+      expect(await b.crm.listContacts!({ tag: 'no such list', cursor: null, limit: 100 })).toEqual({ contacts: [], ids: [], nextCursor: null, total: 0 });
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists profiles updated since a time (filter greater-than(updated,…))', async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const b = await build({ now: () => now });
+    try {
+      const [a, c] = [1, 2].map((i) => b.fake.seedProfile({ email: `ku${i}@example.com` }));
+      now += 60_000;
+      const since = now;
+      b.fake.editProfile(c!, { first_name: 'Later' });
+      const changed = await b.crm.listChangedContacts!({ since: since + 300, cursor: null, limit: 100 });
+      expect(changed).toEqual({ contacts: [], ids: [c], nextCursor: null });
+      expect(changed.ids).not.toContain(a);
+      now += 5000;
+      expect((await b.crm.listChangedContacts!({ since: now, cursor: null, limit: 100 })).ids).toEqual([]);
+    } finally {
+      await b.fake.close();
     }
   });
 });

@@ -1,7 +1,7 @@
 import { CrmError } from '../errors.js';
 import { CrmHttp } from '../http.js';
 import type { CrmOptions } from '../types.js';
-import type { McMember, McMemberTag, McMemberTagList, McMergeField, McMergeFieldList, McSegment, McSegmentList, McTagsUpdate } from './types.js';
+import type { McMember, McMemberList, McMemberTag, McMemberTagList, McMergeField, McMergeFieldList, McSegment, McSegmentList, McTagsUpdate } from './types.js';
 
 /** The documented maximum of `count` on Marketing API collections. */
 export const PAGE_LIMIT = 1000;
@@ -62,6 +62,12 @@ export class McClient {
       timeoutMs: options.timeoutMs,
       onCall: options.onCall,
     });
+  }
+
+  /** `GET /lists/{list}/members?count=&offset=[&since_last_changed=]`: a page of the audience. */
+  async listMembers(offset: number, count: number, sinceLastChanged?: string): Promise<McMemberList> {
+    const res = await this.http.request<McMemberList>({ path: 'members', query: { count: Math.min(count, PAGE_LIMIT), offset, since_last_changed: sinceLastChanged } });
+    return res.body;
   }
 
   /** `GET /lists/{list}/members/{hash}`. */

@@ -1,7 +1,7 @@
 import type { ContactDraft, ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
-import type { Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
-import { McClient } from './client.js';
+import type { ChangedContactsQuery, ContactListQuery, ContactPage, Crm, CrmCapabilities, CrmFactory, CrmField, CrmOptions, FieldMap, WebhookRequest } from '../types.js';
+import { McClient, PAGE_LIMIT } from './client.js';
 import { resolveFieldMap, SUBSCRIBER_HASH, subscriberHash, toMergeFields, toSnapshot, uniqueTagNames } from './mappers.js';
 import type { McMember } from './types.js';
 import { parseWebhook, verifyWebhook } from './webhook.js';
@@ -21,6 +21,9 @@ export const capabilities: CrmCapabilities = Object.freeze({
   signsWebhooks: false,
   tagsById: false,
   rateLimit: Object.freeze({ requests: 10, perMs: 1000 }),
+  // `GET /lists/{id}/members` (count ≤ 1000, since_last_changed) returns whole members with tags;
+  // a tag is filtered from those pages (the list endpoint has no tag filter).
+  listing: Object.freeze({ contacts: true, byTag: true, changedSince: true, pageSize: PAGE_LIMIT }),
 });
 
 /** Local field → merge tag: the default merge fields of every audience. */
@@ -83,6 +86,34 @@ class MailchimpCrm implements Crm {
 
   async removeTags(contactId: string, tags: readonly string[]): Promise<void> {
     await this.setTags(contactId, tags, 'inactive');
+  }
+
+  async listContacts({ tag, cursor, limit }: ContactListQuery): Promise<ContactPage> {
+    const page = await this.listPage(cursor, limit);
+    if (tag === undefined) return page;
+    const wanted = tag.trim().toLowerCase();
+    // Filtered client-side: the size of the whole listing is not known then.
+    return { contacts: page.contacts.filter((c) => c.tags.some((t) => t.toLowerCase() === wanted)), ids: [], nextCursor: page.nextCursor };
+  }
+
+  async listChangedContacts({ since, cursor, limit }: ChangedContactsQuery): Promise<ContactPage> {
+    // Mailchimp's times have whole seconds: round down so nothing changed within `since`'s second is missed.
+    return this.listPage(cursor, limit, new Date(Math.floor(since / 1000) * 1000).toISOString().replace(/\.000Z$/, '+00:00'));
+  }
+
+  /** Offset pages of whole members; a member whose tags the page cut short gets its tags endpoint read. */
+  private async listPage(cursor: string | null, limit: number, sinceLastChanged?: string): Promise<ContactPage> {
+    const readAt = this.options.clock.now();
+    const offset = cursor === null ? 0 : Number(cursor);
+    const page = await this.client.listMembers(offset, limit, sinceLastChanged);
+    const contacts: ContactSnapshot[] = [];
+    for (const member of page.members) {
+      let tags = member.tags ?? [];
+      if ((member.tags_count ?? tags.length) > tags.length) tags = (await this.client.getMemberTags(member.id)) ?? tags;
+      contacts.push(toSnapshot(member, tags, this.fieldMap, readAt));
+    }
+    const next = offset + page.members.length;
+    return { contacts, ids: [], nextCursor: page.members.length > 0 && next < page.total_items ? String(next) : null, total: page.total_items };
   }
 
   async listTags(): Promise<string[]> {

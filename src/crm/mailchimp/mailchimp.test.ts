@@ -35,8 +35,8 @@ interface Built {
   crm: Crm;
 }
 
-async function build(opts: { limiterRate?: number; clock?: Clock; secret?: string | null; memberTagsShown?: number; url?: (fake: FakeMailchimp) => string } = {}): Promise<Built> {
-  const fake = await startFakeMailchimp({ memberTagsShown: opts.memberTagsShown });
+async function build(opts: { limiterRate?: number; clock?: Clock; secret?: string | null; memberTagsShown?: number; url?: (fake: FakeMailchimp) => string; now?: () => number } = {}): Promise<Built> {
+  const fake = await startFakeMailchimp({ memberTagsShown: opts.memberTagsShown, now: opts.now });
   fake.seedMergeField('COMPANY', 'Company');
   fake.seedMergeField('PLAN', 'Plan');
   const crm = mailchimp({
@@ -237,7 +237,7 @@ describe('mailchimp adapter against the fake', () => {
   });
 
   it('capabilities are as decided', () => {
-    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: false, tagsById: false, rateLimit: { requests: 10, perMs: 1000 } });
+    expect(b.crm.capabilities).toEqual({ maxBatchLoad: 1, signsWebhooks: false, tagsById: false, rateLimit: { requests: 10, perMs: 1000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 1000 } });
     expect(capabilities).toBe(b.crm.capabilities);
   });
 
@@ -325,5 +325,48 @@ describe('mailchimp adapter against the fake', () => {
     await expect(b.crm.listTags()).rejects.toBeInstanceOf(CrmError);
     b.fake.failNext(503);
     await expect(b.crm.listTags()).rejects.toMatchObject({ kind: 'transient' });
+  });
+});
+
+describe('mailchimp listing (import and sweep)', () => {
+  it('lists whole members (merge fields and tags) in offset pages, one call per page; a tag is filtered from the pages', async () => {
+    const b = await build({ memberTagsShown: 2 });
+    try {
+      const ids = [1, 2, 3].map((i) => b.fake.seedMember({ email: `ml${i}@example.com`, merge: { FNAME: `M${i}` }, tags: i === 3 ? ['Gold', 'A', 'B'] : ['Silver'] }));
+      b.fake.resetCounters();
+      const first = await b.crm.listContacts!({ cursor: null, limit: 2 });
+      expect(b.fake.calls).toBe(1);
+      expect(first).toMatchObject({ ids: [], nextCursor: '2', total: 3 });
+      expect(first.contacts.map((c) => [c.contactId, c.email, c.tags, c.fields.first_name])).toEqual([
+        [ids[0], 'ml1@example.com', ['Silver'], 'M1'],
+        [ids[1], 'ml2@example.com', ['Silver'], 'M2'],
+      ]);
+      // The third member's tags were cut short by the page (tags_count 3, 2 shown): its tags endpoint completes them.
+      const last = await b.crm.listContacts!({ cursor: '2', limit: 2 });
+      expect(last.contacts.map((c) => [c.contactId, [...c.tags].sort()])).toEqual([[ids[2], ['A', 'B', 'Gold']]]);
+      expect(b.fake.routeCalls('GET /3.0/lists/:list/members/:hash/tags')).toBe(1);
+      expect(last.nextCursor).toBeNull();
+      const gold = await b.crm.listContacts!({ tag: 'gold', cursor: null, limit: 100 });
+      expect(gold.contacts.map((c) => c.contactId)).toEqual([ids[2]]);
+    } finally {
+      await b.fake.close();
+    }
+  });
+
+  it('lists members changed since a time (since_last_changed), rounded down to the second', async () => {
+    let now = Date.UTC(2026, 10, 28, 12);
+    const b = await build({ now: () => now });
+    try {
+      const [a, c] = [1, 2].map((i) => b.fake.seedMember({ email: `mc${i}@example.com` }));
+      now += 60_000;
+      const since = now;
+      b.fake.tagMember(c!, 'late');
+      const changed = await b.crm.listChangedContacts!({ since: since + 400, cursor: null, limit: 100 });
+      expect(changed.contacts.map((x) => [x.contactId, x.tags])).toEqual([[c, ['late']]]);
+      expect(changed.contacts.map((x) => x.contactId)).not.toContain(a);
+      expect((await b.crm.listChangedContacts!({ since: since + 1000, cursor: null, limit: 100 })).contacts).toEqual([]);
+    } finally {
+      await b.fake.close();
+    }
   });
 });

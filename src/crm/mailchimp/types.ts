@@ -73,3 +73,9 @@ export interface McProblem {
   instance?: string;
   errors?: { field?: string; message?: string }[];
 }
+
+/** `GET /lists/{list_id}/members`: a page of members (with their tags, up to `tags_count`). */
+export interface McMemberList {
+  members: McMember[];
+  total_items: number;
+}

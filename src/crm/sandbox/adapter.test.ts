@@ -25,7 +25,28 @@ function adapter(overrides: Partial<CrmOptions> = {}): Crm {
 describe('sandbox adapter', () => {
   it('declares its capabilities', async () => {
     sb = await startSandbox({ port: 0 });
-    expect(adapter().capabilities).toEqual({ maxBatchLoad: 100, signsWebhooks: false, tagsById: false, rateLimit: { requests: 5, perMs: 1000 } });
+    expect(adapter().capabilities).toEqual({ maxBatchLoad: 100, signsWebhooks: false, tagsById: false, rateLimit: { requests: 5, perMs: 1000 }, listing: { contacts: true, byTag: true, changedSince: true, pageSize: 100 } });
+  });
+
+  it('lists contacts page by page (by tag too) and those changed since a time, stamped by the sandbox clock', async () => {
+    const clock = new ManualClock(Date.UTC(2026, 0, 1));
+    sb = await startSandbox({ port: 0, rateLimit: 0, seed: false, now: () => clock.now() });
+    for (let i = 1; i <= 5; i++) sb.state.createContact({ email: `p${i}@example.com`, fields: { nick_name: `n${i}` }, tags: i % 2 ? ['odd'] : [] }, 'seed');
+    const crm = adapter({ clock });
+    const first = await crm.listContacts!({ cursor: null, limit: 2 });
+    expect(first).toMatchObject({ ids: [], nextCursor: '2', total: 5 });
+    expect(first.contacts.map((c) => [c.contactId, c.fields.nickname])).toEqual([['1', 'n1'], ['2', 'n2']]);
+    const last = await crm.listContacts!({ cursor: '4', limit: 2 });
+    expect(last.contacts.map((c) => c.contactId)).toEqual(['5']);
+    expect(last.nextCursor).toBeNull();
+    expect((await crm.listContacts!({ tag: 'odd', cursor: null, limit: 100 })).contacts.map((c) => c.contactId)).toEqual(['1', '3', '5']);
+
+    clock.advance(60_000);
+    const t = clock.now();
+    sb.state.editAsUser('4', { applyTags: ['late'] });
+    const changed = await crm.listChangedContacts!({ since: t, cursor: null, limit: 100 });
+    expect(changed.contacts.map((c) => [c.contactId, c.tags])).toEqual([['4', ['late']]]);
+    expect((await crm.listChangedContacts!({ since: t + 1, cursor: null, limit: 100 })).contacts).toEqual([]);
   });
 
   it('upserts, finds, updates, applies and removes tags, with mapped fields', async () => {

@@ -4,6 +4,7 @@ import { CrmHttp, type CrmRequest } from '../http.js';
 import type { CrmOptions } from '../types.js';
 import {
   contactResponseSchema,
+  contactPageSchema,
   contactsResponseSchema,
   fieldsResponseSchema,
   tagsResponseSchema,
@@ -31,6 +32,19 @@ export class SandboxClient {
   /** At most 100 ids; unknown ones are absent. */
   async getContacts(ids: readonly string[]): Promise<RawContact[]> {
     return (await this.call(contactsResponseSchema, { path: '/api/contacts', query: { ids: ids.join(',') } })).contacts;
+  }
+
+  /** A page of the listing: in ID order after `after`, filtered by tag and modification time. */
+  async listContacts(query: { tag?: string; updatedAfter?: number; after: string | null; limit: number }) {
+    return this.call(contactPageSchema, {
+      path: '/api/contacts',
+      query: {
+        ...(query.tag !== undefined && { tag: query.tag }),
+        ...(query.updatedAfter !== undefined && { updated_after: new Date(query.updatedAfter).toISOString() }),
+        ...(query.after !== null && { after: query.after }),
+        limit: String(query.limit),
+      },
+    });
   }
 
   async findByEmail(email: string): Promise<RawContact | null> {

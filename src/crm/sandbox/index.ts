@@ -11,6 +11,7 @@ export const sandboxCapabilities: CrmCapabilities = {
   signsWebhooks: false,
   tagsById: false,
   rateLimit: { requests: 5, perMs: 1000 },
+  listing: { contacts: true, byTag: true, changedSince: true, pageSize: 100 },
 };
 
 export const sandbox: CrmFactory = (options): Crm => {
@@ -48,6 +49,16 @@ export const sandbox: CrmFactory = (options): Crm => {
     },
     async removeTags(contactId, tags) {
       if (tags.length > 0) await client.changeTags(contactId, { remove: tags });
+    },
+    async listContacts({ tag, cursor, limit }) {
+      const readAt = options.clock.now();
+      const page = await client.listContacts({ tag, after: cursor, limit: Math.min(limit, 100) });
+      return { contacts: page.contacts.map((raw) => toSnapshot(raw, fieldMap, readAt)), ids: [], nextCursor: page.next, total: page.total };
+    },
+    async listChangedContacts({ since, cursor, limit }) {
+      const readAt = options.clock.now();
+      const page = await client.listContacts({ updatedAfter: since, after: cursor, limit: Math.min(limit, 100) });
+      return { contacts: page.contacts.map((raw) => toSnapshot(raw, fieldMap, readAt)), ids: [], nextCursor: page.next, total: page.total };
     },
     listTags: () => client.listTags(),
     listFields: () => client.listFields(),

@@ -16,6 +16,7 @@ export type RawContact = z.infer<typeof rawContactSchema>;
 
 export const contactResponseSchema = z.object({ contact: rawContactSchema });
 export const contactsResponseSchema = z.object({ contacts: z.array(rawContactSchema) });
+export const contactPageSchema = z.object({ contacts: z.array(rawContactSchema), total: z.number(), next: z.string().nullable() });
 export const tagsResponseSchema = z.object({ tags: z.array(z.string()) });
 export const fieldsResponseSchema = z.object({ fields: z.array(z.object({ id: z.string(), name: z.string() })) });
 
