@@ -87,7 +87,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, readFile = (path: string) => readFileSync(path, 'utf8')): Readonly<Config> {
   const problems: string[] = [];
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -96,7 +96,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   let fileFields: Record<string, string> = {};
   if (env.CRMSYNC_CONFIG) {
     try {
-      const file = fileSchema.safeParse(JSON.parse(readFileSync(env.CRMSYNC_CONFIG, 'utf8')));
+      const file = fileSchema.safeParse(JSON.parse(readFile(env.CRMSYNC_CONFIG)));
       if (file.success) fileFields = file.data.fields;
       else for (const issue of file.error.issues) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${issue.path.join('.') || '(root)'}: ${issue.message}`);
     } catch (error) {
