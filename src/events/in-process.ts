@@ -63,7 +63,16 @@ export class Callbacks {
    * settle within `timeoutMs`) is logged and not called again for this event: a host bug must
    * never hold up sync or make the other handlers run twice.
    */
-  async receive(delivery: ClaimedDelivery, log: ActivityLog, timeoutMs: number): Promise<AttemptOutcome> {
+  receive(delivery: ClaimedDelivery, log: ActivityLog, timeoutMs: number): Promise<AttemptOutcome> {
+    // The deliverer sends a claimed batch at once, in commit order: callbacks run one event at a time, in that order.
+    const turn = this.tail.then(() => this.call(delivery, log, timeoutMs));
+    this.tail = turn.catch(() => undefined);
+    return turn;
+  }
+
+  private tail: Promise<unknown> = Promise.resolve();
+
+  private async call(delivery: ClaimedDelivery, log: ActivityLog, timeoutMs: number): Promise<AttemptOutcome> {
     const name = NAME_OF.get(delivery.type);
     const body = JSON.parse(delivery.payload) as { type: EventType; timestamp: string; data: CallbackPayload<CallbackName> };
     const event: CallbackEvent = { id: delivery.eventId, type: name!, timestamp: body.timestamp };

@@ -69,7 +69,7 @@ const VARIABLES: Record<string, [string, Kind]> = {
 const GROUPS = new Set(['crm', 'roles', 'events']);
 /** Options that are not configuration (objects given to the engine as they are). */
 const NOT_CONFIG = new Set(['logger', 'sandbox']);
-const FILE_LABEL = '(createCrmsync options)';
+const FILE_LABEL = 'createCrmsync options';
 
 /**
  * Validates the options with the service's schema. Options the variables don't cover (`fields`,
@@ -122,7 +122,9 @@ const BY_VARIABLE = Object.entries(VARIABLES)
 
 /** "CRMSYNC_DEFAULT_ROLE: … CRMSYNC_ROLES" → "roles.defaultRole: … roles.roles". */
 function inOptionTerms(problem: string): string {
-  let text = problem.replace(`CRMSYNC_CONFIG ${FILE_LABEL} `, '').replace(/^\(root\): /, '');
+  let text = problem.replace(`CRMSYNC_CONFIG (${FILE_LABEL}) `, '').replace(/^\(root\): /, '');
+  const unknown = /^Unrecognized keys?: (.+)$/.exec(text);
+  if (unknown) return unknown[1]!.split(', ').map((key) => `${key.replace(/"/g, '')}: unknown option`).join('; ');
   for (const [name, path] of BY_VARIABLE) text = text.replace(new RegExp(`\\b${name}\\b`, 'g'), path);
   return text;
 }
