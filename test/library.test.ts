@@ -4,7 +4,10 @@ import express from 'express';
 import Fastify from 'fastify';
 import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { keepRawBody, type CallbackEvent, type Crmsync, type CrmsyncOptions } from '../src/index.js';
+import { createCrmsync, keepRawBody, type CallbackEvent, type Crmsync, type CrmsyncOptions } from '../src/index.js';
+import { loadConfig } from '../src/config.js';
+import { registerUser } from '../src/push/local-change.js';
+import { startService } from '../src/service.js';
 import { main as expressExample } from '../examples/express-app/server.js';
 import { main as fastifyExample } from '../examples/fastify-app/server.js';
 import { testDatabase } from './support/database.js';
@@ -117,6 +120,29 @@ describe('library mode — the Fastify example', () => {
   });
 });
 
+describe('library mode — callbacks are durable', () => {
+  it('a change committed while the host app was down reaches its callback when the app starts again', async () => {
+    const options = await testOptions();
+    const first = createCrmsync(options);
+    await first.start(); // creates the in-process endpoint
+    await first.stop();
+    // Meanwhile, another process (the plain service) changes a user: its events are recorded for the callbacks.
+    const service = await startService(loadConfig({ CRMSYNC_DATABASE_URL: options.databaseUrl!, CRMSYNC_ACCESS_KEY: ACCESS_KEY, CRMSYNC_CRM: 'sandbox' }), { listen: false, workers: false, logger: pino({ level: 'silent' }), sandboxPort: 0 });
+    const user = await registerUser(service.engine, { email: 'offline@example.com', role: null, fields: {}, tags: ['customer'] });
+    await service.stop();
+
+    const again = createCrmsync(options);
+    const seen = record(again);
+    await again.start();
+    cleanups.push(() => again.stop());
+    await eventually(() => seen.length >= 2, 10_000, 'the callbacks of the change made while down');
+    expect(seen.map((s) => [s.name, s.data.userId, s.data.source])).toEqual([
+      ['user.created', user.id, 'app'],
+      ['tags.changed', user.id, 'app'],
+    ]);
+  });
+});
+
 describe('library mode — the Express example', () => {
   it('takes a real webhook, creates the user, fires the example callback, pushes a purchase to the CRM, and leaves nothing open when closed', async () => {
     const before = openHandles();
@@ -209,7 +235,6 @@ describe('library mode — answers exactly like the service', () => {
   });
 
   it('before start() the middleware answers 503 not_started; other URLs go on to the host app', async () => {
-    const { createCrmsync } = await import('../src/index.js');
     const crmsync = createCrmsync(await testOptions());
     const host = express();
     host.use('/crm', crmsync.expressMiddleware());
