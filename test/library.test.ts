@@ -18,9 +18,11 @@ import { ACCESS_KEY, API_TOKEN, eventually, startHarness, type Harness } from '.
  * temporary store and the embedded sandbox CRM on a random port; real HTTP throughout.
  */
 const cleanups: (() => Promise<unknown>)[] = [];
+// Generous limits: the suite shares a loaded machine and PostgreSQL; nothing here measures time.
 afterEach(async () => {
   for (const clean of cleanups.splice(0).reverse()) await clean();
-});
+}, 60_000);
+const slow = { timeout: 60_000 };
 
 async function testOptions(): Promise<CrmsyncOptions> {
   const database = await testDatabase();
@@ -53,7 +55,7 @@ function record(crmsync: { on: (name: any, handler: (data: any, event: CallbackE
   return seen;
 }
 
-describe('library mode — the Fastify example', () => {
+describe('library mode — the Fastify example', slow, () => {
   it('takes a real webhook, creates the user, fires the callbacks after the commit, pushes a local tag change, and leaves nothing open when closed', async () => {
     const before = openHandles();
     const ex = await fastifyExample({ port: 0, log: false, crmsync: await testOptions() });
@@ -67,10 +69,10 @@ describe('library mode — the Fastify example', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'queued', action: 'add', contacts: [contact.id] });
 
-    const user = await eventually(async () => (await ex.crmsync.users.find({ contactId: contact.id })).find((u) => u.tags.length === 2), 10_000, 'the user created from the CRM');
+    const user = await eventually(async () => (await ex.crmsync.users.find({ contactId: contact.id })).find((u) => u.tags.length === 2), 20_000, 'the user created from the CRM');
     expect(user).toMatchObject({ email: 'zoe@example.com', contactId: contact.id, tags: ['customer', 'newsletter'], role: 'subscriber' });
 
-    await eventually(() => seen.length >= 2, 10_000, 'the callbacks');
+    await eventually(() => seen.length >= 2, 20_000, 'the callbacks');
     expect(seen.map((s) => s.name)).toEqual(['user.created', 'tags.changed']);
     expect(seen[0]!.data).toEqual({ userId: user!.id, email: 'zoe@example.com', contactId: contact.id, role: 'subscriber', tags: ['customer', 'newsletter'], fields: expect.objectContaining({ first_name: 'Zoe' }), source: 'crm' });
     expect(seen[1]!.data).toEqual({ userId: user!.id, added: ['customer', 'newsletter'], removed: [], source: 'crm' });
@@ -81,8 +83,8 @@ describe('library mode — the Fastify example', () => {
     // A local change through the typed API: pushed to the CRM, and its callback fires (source app).
     const changed = await ex.crmsync.users.applyTags(user!.id, ['vip']);
     expect(changed.tags).toEqual(['customer', 'newsletter', 'vip']);
-    await eventually(() => sandbox.state.get(contact.id)?.tags.includes('vip'), 10_000, 'vip pushed to the sandbox CRM');
-    await eventually(() => seen.some((s) => s.name === 'tags.changed' && s.data.source === 'app'), 10_000, 'the app change callback');
+    await eventually(() => sandbox.state.get(contact.id)?.tags.includes('vip'), 20_000, 'vip pushed to the sandbox CRM');
+    await eventually(() => seen.some((s) => s.name === 'tags.changed' && s.data.source === 'app'), 20_000, 'the app change callback');
     expect(seen.filter((s) => s.data.source === 'app').map((s) => s.data)).toEqual([{ userId: user!.id, added: ['vip'], removed: [], source: 'app' }]);
     expect((await get(`${ex.url}/users/${user!.id}/courses`)).body).toEqual({ courses: ['getting-started', 'masterclass'] });
 
@@ -102,17 +104,17 @@ describe('library mode — the Fastify example', () => {
     });
     const seen = record(ex.crmsync);
     const first = await ex.crmsync.users.register({ email: 'ann@example.com', tags: ['newsletter'] });
-    await eventually(() => seen.some((s) => s.name === 'tags.changed'), 10_000, 'the callbacks of the registration');
+    await eventually(() => seen.some((s) => s.name === 'tags.changed'), 20_000, 'the callbacks of the registration');
     expect(seen.map((s) => s.name)).toEqual(['user.created', 'tags.changed']);
     expect(seen[0]!.data).toMatchObject({ userId: first.id, email: 'ann@example.com', source: 'app' });
 
     await ex.crmsync.users.update(first.id, { fields: { first_name: 'Ann' } });
-    await eventually(() => seen.some((s) => s.name === 'user.updated'), 10_000, 'a later event');
+    await eventually(() => seen.some((s) => s.name === 'user.updated'), 20_000, 'a later event');
     expect(seen.at(-1)!.data).toEqual({ userId: first.id, fields: [{ name: 'first_name', from: null, to: 'Ann' }], role: null, email: null, source: 'app' });
     // The registration reached the CRM despite the failing callback.
-    const contactId = (await eventually(() => ex.crmsync.users.get(first.id).then((u) => u?.contactId), 10_000, 'the contact created in the CRM'))!;
+    const contactId = (await eventually(() => ex.crmsync.users.get(first.id).then((u) => u?.contactId), 20_000, 'the contact created in the CRM'))!;
     const inCrm = () => ex.crmsync.sandbox!.state.get(contactId);
-    await eventually(() => inCrm()?.fields.first_name === 'Ann' && inCrm()?.tags.includes('newsletter'), 10_000, `the registration and the change pushed to the CRM (${JSON.stringify(inCrm())})`);
+    await eventually(() => inCrm()?.fields.first_name === 'Ann' && inCrm()?.tags.includes('newsletter'), 20_000, `the registration and the change pushed to the CRM (${JSON.stringify(inCrm())})`);
     expect(inCrm()).toMatchObject({ email: 'ann@example.com', tags: ['newsletter'] });
 
     const log = await fetchLog(ex.crmsync);
@@ -120,7 +122,7 @@ describe('library mode — the Fastify example', () => {
   });
 });
 
-describe('library mode — callbacks are durable', () => {
+describe('library mode — callbacks are durable', slow, () => {
   it('a change committed while the host app was down reaches its callback when the app starts again', async () => {
     const options = await testOptions();
     const first = createCrmsync(options);
@@ -135,7 +137,7 @@ describe('library mode — callbacks are durable', () => {
     const seen = record(again);
     await again.start();
     cleanups.push(() => again.stop());
-    await eventually(() => seen.length >= 2, 10_000, 'the callbacks of the change made while down');
+    await eventually(() => seen.length >= 2, 20_000, 'the callbacks of the change made while down');
     expect(seen.map((s) => [s.name, s.data.userId, s.data.source])).toEqual([
       ['user.created', user.id, 'app'],
       ['tags.changed', user.id, 'app'],
@@ -143,7 +145,7 @@ describe('library mode — callbacks are durable', () => {
   });
 });
 
-describe('library mode — the Express example', () => {
+describe('library mode — the Express example', slow, () => {
   it('takes a real webhook, creates the user, fires the example callback, pushes a purchase to the CRM, and leaves nothing open when closed', async () => {
     const before = openHandles();
     const ex = await expressExample({ port: 0, crmsync: await testOptions() });
@@ -157,10 +159,10 @@ describe('library mode — the Express example', () => {
     expect(res.status).toBe(200);
     expect(await res.json()).toEqual({ status: 'queued', action: 'add', contacts: [contact.id] });
 
-    const users = await eventually(async () => ex.crmsync.users.find({ contactId: contact.id }).then((u) => (u.length ? u : undefined)), 10_000, 'the user created from the CRM');
+    const users = await eventually(async () => ex.crmsync.users.find({ contactId: contact.id }).then((u) => (u.length ? u : undefined)), 20_000, 'the user created from the CRM');
     const user = users![0];
     expect(user).toMatchObject({ email: 'max@example.com', tags: ['newsletter'] });
-    await eventually(async () => (await get(`${ex.url}/welcomed`)).body.welcomed.length === 1, 10_000, 'the example welcomed the user');
+    await eventually(async () => (await get(`${ex.url}/welcomed`)).body.welcomed.length === 1, 20_000, 'the example welcomed the user');
     expect((await get(`${ex.url}/welcomed`)).body).toEqual({ welcomed: [{ userId: user!.id, email: 'max@example.com' }] });
     expect(seen[0]).toMatchObject({ name: 'user.created', data: { userId: user!.id, contactId: contact.id, tags: ['newsletter'], source: 'crm' } });
 
@@ -168,8 +170,8 @@ describe('library mode — the Express example', () => {
     const purchase = await fetch(`${ex.url}/users/${user!.id}/purchase`, { method: 'POST' });
     expect(purchase.status).toBe(200);
     expect(((await purchase.json()) as { tags: string[] }).tags).toEqual(['customer', 'newsletter']);
-    await eventually(() => sandbox.state.get(contact.id)?.tags.includes('customer'), 10_000, 'customer pushed to the sandbox CRM');
-    await eventually(() => seen.some((s) => s.name === 'tags.changed' && s.data.source === 'app'), 10_000, 'the purchase callback');
+    await eventually(() => sandbox.state.get(contact.id)?.tags.includes('customer'), 20_000, 'customer pushed to the sandbox CRM');
+    await eventually(() => seen.some((s) => s.name === 'tags.changed' && s.data.source === 'app'), 20_000, 'the purchase callback');
 
     await ex.close();
     closed = true;
@@ -196,7 +198,7 @@ describe('library mode — the Express example', () => {
   });
 });
 
-describe('library mode — answers exactly like the service', () => {
+describe('library mode — answers exactly like the service', slow, () => {
   let h: Harness;
   const big = 'x'.repeat(1_048_576 + 10);
   const cases: [string, string, RequestInit?][] = [
@@ -232,6 +234,72 @@ describe('library mode — answers exactly like the service', () => {
     // The refusals are in the activity log, as the service logs them.
     const refused = (await fetchLog(ex.crmsync)).filter((e) => e.source === 'webhook' && e.level === 'error');
     expect(refused.length).toBeGreaterThanOrEqual(cases.length - 1);
+  });
+
+  it('with api: true, the /api routes answer through the Express middleware as from the service', async () => {
+    h = await startHarness();
+    cleanups.push(() => h.stop());
+    const ex = await expressExample({ port: 0, crmsync: await testOptions() });
+    cleanups.push(() => ex.close());
+    const host = express();
+    host.use('/crm', ex.crmsync.expressMiddleware({ api: true }));
+    const url = await listen(host);
+    const bearer = { authorization: `Bearer ${API_TOKEN}`, 'content-type': 'application/json' };
+    const requests: [string, RequestInit?][] = [
+      ['/api/users'],
+      ['/api/users/999', { headers: bearer }],
+      ['/api/users', { method: 'POST', headers: bearer, body: '{"email":' }],
+      ['/api/users', { method: 'POST', headers: bearer, body: JSON.stringify({ email: 'not an e-mail' }) }],
+      ['/api/nothing-here', { headers: bearer }],
+    ];
+    for (const [path, init] of requests) expect(await answer(`${url}/crm${path}`, init), path).toEqual(await answer(h.service.url + path, init));
+    // A good call works too, and the user is the library's.
+    const created = await answer(`${url}/crm/api/users`, { method: 'POST', headers: bearer, body: JSON.stringify({ email: 'via-api@example.com' }) });
+    expect(created.status).toBe(201);
+    expect(await ex.crmsync.users.find({ email: 'via-api@example.com' })).toHaveLength(1);
+  });
+
+  it('the typed users API refuses bad input with the codes and messages of the REST API', async () => {
+    h = await startHarness();
+    cleanups.push(() => h.stop());
+    const ex = await expressExample({ port: 0, crmsync: await testOptions() });
+    cleanups.push(() => ex.close());
+    const { users } = ex.crmsync;
+    await users.register({ email: 'taken@example.com' });
+    expect((await h.api('POST', '/api/users', { email: 'taken@example.com' })).status).toBe(201);
+    const pairs: [Promise<unknown>, string, string, unknown?][] = [
+      [users.register({ email: 'not an e-mail' }), 'POST', '/api/users', { email: 'not an e-mail' }],
+      [users.register({ email: 'taken@example.com' }), 'POST', '/api/users', { email: 'taken@example.com' }],
+      [users.register({ email: 'x@example.com', role: 'emperor' }), 'POST', '/api/users', { email: 'x@example.com', role: 'emperor' }],
+      [users.update(999, { fields: { first_name: 'A' } }), 'PATCH', '/api/users/999', { fields: { first_name: 'A' } }],
+      [users.applyTags(1, ['ok', '\u0001bad']), 'POST', '/api/users/1/tags', { apply: ['ok', '\u0001bad'] }],
+      [users.update(1, { fields: { 'Bad Name': 'x' } }), 'PATCH', '/api/users/1', { fields: { 'Bad Name': 'x' } }],
+    ];
+    for (const [call, method, path, body] of pairs) {
+      const rest = await h.api(method, path, body);
+      expect(rest.status, path).toBeGreaterThanOrEqual(400);
+      const error = await call.then(() => null, (e: unknown) => e as { code: string; message: string; status: number });
+      expect({ code: error?.code, message: error?.message, status: error?.status }, `${method} ${path}`).toEqual({ ...rest.body.error, status: rest.status });
+    }
+    expect(await users.get(999)).toBeNull();
+    expect(await users.find({ email: 'not an e-mail' }).catch((e: { code: string }) => e.code)).toBe('invalid_request');
+  });
+
+  it('the Fastify plugin keeps raw bodies in its own scope: the host app still parses JSON, the webhook gets the bytes', async () => {
+    const options = await testOptions();
+    const crmsync = createCrmsync(options);
+    const host = Fastify();
+    host.post('/echo', async (request) => ({ got: request.body }));
+    await host.register(crmsync.fastifyPlugin, { prefix: '/crm', own: true });
+    cleanups.push(() => host.close());
+    const echo = await host.inject({ method: 'POST', url: '/echo', payload: { a: 1 } });
+    expect(echo.json()).toEqual({ got: { a: 1 } });
+    const contact = crmsync.sandbox!.state.createContact({ email: 'json@example.com' }, 'seed');
+    const hook = await host.inject({ method: 'POST', url: `/crm?wpf_action=update&access_key=${ACCESS_KEY}`, headers: { 'content-type': 'application/json' }, payload: JSON.stringify({ contact: { id: contact.id } }) });
+    expect(hook.json()).toEqual({ status: 'queued', action: 'update', contacts: [contact.id] });
+    // The host's own 404s are its own (the plugin answers only under its prefix).
+    expect((await host.inject({ method: 'GET', url: '/crm/unknown' })).json()).toEqual({ error: { code: 'not_found', message: 'no route for GET /crm/unknown' } });
+    expect((await host.inject({ method: 'GET', url: '/elsewhere' })).json()).toMatchObject({ statusCode: 404, error: 'Not Found' });
   });
 
   it('before start() the middleware answers 503 not_started; other URLs go on to the host app', async () => {
