@@ -267,18 +267,19 @@ describe('library mode — answers exactly like the service', slow, () => {
     const { users } = ex.crmsync;
     await users.register({ email: 'taken@example.com' });
     expect((await h.api('POST', '/api/users', { email: 'taken@example.com' })).status).toBe(201);
-    const pairs: [Promise<unknown>, string, string, unknown?][] = [
-      [users.register({ email: 'not an e-mail' }), 'POST', '/api/users', { email: 'not an e-mail' }],
-      [users.register({ email: 'taken@example.com' }), 'POST', '/api/users', { email: 'taken@example.com' }],
-      [users.register({ email: 'x@example.com', role: 'emperor' }), 'POST', '/api/users', { email: 'x@example.com', role: 'emperor' }],
-      [users.update(999, { fields: { first_name: 'A' } }), 'PATCH', '/api/users/999', { fields: { first_name: 'A' } }],
-      [users.applyTags(1, ['ok', '\u0001bad']), 'POST', '/api/users/1/tags', { apply: ['ok', '\u0001bad'] }],
-      [users.update(1, { fields: { 'Bad Name': 'x' } }), 'PATCH', '/api/users/1', { fields: { 'Bad Name': 'x' } }],
+    // Calls, not promises: each is made only when its turn comes.
+    const pairs: [() => Promise<unknown>, string, string, unknown?][] = [
+      [() => users.register({ email: 'not an e-mail' }), 'POST', '/api/users', { email: 'not an e-mail' }],
+      [() => users.register({ email: 'taken@example.com' }), 'POST', '/api/users', { email: 'taken@example.com' }],
+      [() => users.register({ email: 'x@example.com', role: 'emperor' }), 'POST', '/api/users', { email: 'x@example.com', role: 'emperor' }],
+      [() => users.update(999, { fields: { first_name: 'A' } }), 'PATCH', '/api/users/999', { fields: { first_name: 'A' } }],
+      [() => users.applyTags(1, ['ok', '\u0001bad']), 'POST', '/api/users/1/tags', { apply: ['ok', '\u0001bad'] }],
+      [() => users.update(1, { fields: { 'Bad Name': 'x' } }), 'PATCH', '/api/users/1', { fields: { 'Bad Name': 'x' } }],
     ];
     for (const [call, method, path, body] of pairs) {
       const rest = await h.api(method, path, body);
       expect(rest.status, path).toBeGreaterThanOrEqual(400);
-      const error = await call.then(() => null, (e: unknown) => e as { code: string; message: string; status: number });
+      const error = await call().then(() => null, (e: unknown) => e as { code: string; message: string; status: number });
       expect({ code: error?.code, message: error?.message, status: error?.status }, `${method} ${path}`).toEqual({ ...rest.body.error, status: rest.status });
     }
     expect(await users.get(999)).toBeNull();
