@@ -118,7 +118,7 @@ export class ConfigError extends Error {
   }
 }
 
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Config> {
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, readFile = (path: string) => readFileSync(path, 'utf8')): Readonly<Config> {
   const problems: string[] = [];
   const parsed = envSchema.safeParse(env);
   if (!parsed.success) {
@@ -129,7 +129,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Readonly<Confi
   let fileRules: TagRule[] = [];
   if (env.CRMSYNC_CONFIG) {
     try {
-      const raw: unknown = JSON.parse(readFileSync(env.CRMSYNC_CONFIG, 'utf8'));
+      const raw: unknown = JSON.parse(readFile(env.CRMSYNC_CONFIG));
       const file = fileSchema.safeParse(raw);
       for (const p of unmappedFields(raw, parsed.success ? parsed.data.CRMSYNC_CRM : null)) problems.push(`CRMSYNC_CONFIG (${env.CRMSYNC_CONFIG}) ${p}`);
       if (file.success) {

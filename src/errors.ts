@@ -15,6 +15,8 @@ export const ERROR_STATUS = {
   contact_not_identified: 422,
   not_found: 404,
   conflict: 409,
+  /** Library mode: a request or call before `crmsync.start()` (or after `stop()`). */
+  not_started: 503,
   invalid_token: 400,
   internal_error: 500,
 } as const;

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import pino, { type Logger } from 'pino';
 import type { FastifyInstance } from 'fastify';
+import type { AppContext } from './api/context.js';
 import { ActivityLog } from './activity-log.js';
 import { buildApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
@@ -10,7 +11,7 @@ import { SharedSlotLimiter, TokenBucket, type RateLimiter } from './crm/rate-lim
 import { crms } from './crm/registry.js';
 import type { Crm } from './crm/types.js';
 import type { Engine } from './engine.js';
-import { Deliverer } from './events/deliverer.js';
+import { Deliverer, type InProcessReceiver } from './events/deliverer.js';
 import { WebhookIngress } from './ingress/webhook.js';
 import { Mailer } from './mail/mailer.js';
 import { createMetrics } from './metrics.js';
@@ -41,6 +42,8 @@ export interface ServiceOptions {
   /** Sandbox options for tests: rate limit, latency. */
   sandboxRateLimit?: number;
   sandboxLatencyMs?: number;
+  /** Receives the events of the in-process endpoint (library mode's callbacks). */
+  inProcess?: InProcessReceiver;
 }
 
 export interface Service {
@@ -53,6 +56,8 @@ export interface Service {
   sandbox: Sandbox | null;
   /** Re-reads recently changed contacts (missed webhooks). */
   sweeper: Sweeper;
+  /** Starts the workers, the deliverer and the sweep (when `workers: false` left them stopped). */
+  startWorkers(): Promise<void>;
   crm: Crm;
   accessKey: string;
   apiToken: string;
@@ -63,7 +68,18 @@ export interface Service {
   url: string;
   webhookUrl: (action?: string) => string;
   stop(): Promise<void>;
+  /** What the HTTP handlers use: library mode mounts the same routes in the host's app. */
+  context: AppContext;
+  logger: Logger;
 }
+
+/**
+ * Builds every part (store, CRM adapter, rate limiter, reconciler, worker pool, deliverer,
+ * pusher, HTTP routes) without listening or starting workers: library mode starts the workers
+ * with the host application and mounts the routes in it.
+ */
+export const buildService = (config: Readonly<Config>, options: Omit<ServiceOptions, 'listen' | 'workers'> = {}): Promise<Service> =>
+  startService(config, { ...options, listen: false, workers: false });
 
 /** Wires every part together from a validated config, starts it, and returns handles to it. */
 export async function startService(config: Readonly<Config>, options: ServiceOptions = {}): Promise<Service> {
@@ -151,25 +167,23 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
 
   const reconciler = new Reconciler(engine);
   const pool = new WorkerPool(reconciler, { db, workers: config.workers, logger, now: () => clock.now(), workerId: engine.workerId, leaseMs: config.leaseMs, log, lingerMs: crm.capabilities.maxBatchLoad > 1 ? 200 : 0 });
-  const deliverer = new Deliverer({ db, clock, log, logger, workerId: engine.workerId, maxAttempts: config.events.maxAttempts, timeoutMs: config.events.timeoutMs });
+  const deliverer = new Deliverer({ db, clock, log, logger, workerId: engine.workerId, maxAttempts: config.events.maxAttempts, timeoutMs: config.events.timeoutMs, inProcess: options.inProcess });
   const sweeper = new Sweeper(engine, config.sweep, { wake: () => pool.wake(), logger });
   const ingress = new WebhookIngress({ engine, reconciler, accessKeys: () => access.valid(), redact, onStored: () => pool.wake() });
-  const app = buildApp(
-    {
-      engine,
-      ingress,
-      reconciler,
-      apiTokens: () => token.valid(),
-      credentials: { accessKey: access, apiToken: token, graceMs: config.rotationGraceMs },
-      wake: () => {
-        pool.wake();
-        deliverer.wake();
-      },
-      bodyLimit: config.bodyLimit,
-      health: async () => ({ status: 'ok', crm: crm.name, queue: await countJobs(db) }),
+  const context: AppContext = {
+    engine,
+    ingress,
+    reconciler,
+    apiTokens: () => token.valid(),
+    credentials: { accessKey: access, apiToken: token, graceMs: config.rotationGraceMs },
+    wake: () => {
+      pool.wake();
+      deliverer.wake();
     },
-    logger,
-  );
+    bodyLimit: config.bodyLimit,
+    health: async () => ({ status: 'ok', crm: crm.name, queue: await countJobs(db) }),
+  };
+  const app = buildApp(context, logger);
   await app.ready();
   let url = config.publicUrl;
   if (options.listen !== false) {
@@ -183,11 +197,13 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       sandbox?.webhooks.setUrl(webhookUrl('update'));
     }
   }
-  if (options.workers !== false) {
+  // The queue's workers, the event deliverer and the sweep: started here, or by library mode with its host app.
+  const startWorkers = async () => {
     pool.start();
     deliverer.start();
     await sweeper.start();
-  }
+  };
+  if (options.workers !== false) await startWorkers();
 
   // Housekeeping: history past the retention period goes, hourly (and once at start).
   const prune = async () => {
@@ -215,6 +231,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     deliverer,
     sandbox,
     sweeper,
+    startWorkers,
     crm,
     get accessKey() {
       return access.current;
@@ -226,6 +243,8 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     generated: { accessKey: access.created, apiToken: token.created },
     url,
     webhookUrl,
+    context,
+    logger,
     async stop() {
       clearInterval(pruneTimer);
       clearInterval(refreshCredentials);

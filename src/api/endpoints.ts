@@ -1,5 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { AppError } from '../errors.js';
+import { isInProcess } from '../events/in-process.js';
 import { newSecret } from '../events/standard-webhooks.js';
 import { listDeliveries, type Delivery } from '../store/event-deliveries.js';
 import { deleteEndpoint, findEndpoint, insertEndpoint, listEndpoints, rotateSecret, type Endpoint } from '../store/event-endpoints.js';
@@ -7,7 +8,7 @@ import type { AppContext } from './context.js';
 import { deliveryQuery, newEndpoint, secretRotation, userId } from './schemas.js';
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
-const origin = (url: string) => new URL(url).origin;
+const origin = (url: string) => (isInProcess(url) ? url : new URL(url).origin);
 
 /** The API's view of an endpoint: its secrets' dates, never their values. */
 function presentEndpoint(e: Endpoint) {

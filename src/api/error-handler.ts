@@ -1,27 +1,35 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { ZodError } from 'zod';
 import { AppError, ERROR_STATUS, errorBody, type ErrorCode } from '../errors.js';
+import { isWebhookUrl } from '../ingress/webhook-path.js';
 
 /** The one place that turns errors into HTTP answers. */
 export function installErrorHandler(
   app: FastifyInstance,
-  options: { onWebhookError?: (request: FastifyRequest, code: ErrorCode, message: string, error: Error) => Promise<void> } = {},
+  options: {
+    onWebhookError?: (request: FastifyRequest, code: ErrorCode, message: string, error: Error) => Promise<void>;
+    /** Where the routes are mounted (library mode); '' in the service. */
+    prefix?: string;
+    /** Answer unknown URLs (false where a host app owns them). */
+    notFound?: boolean;
+  } = {},
 ): void {
   app.setErrorHandler(async (error: FastifyError | Error, request, reply) => {
     const { code, message } = classify(error);
     if (code === 'internal_error') request.log.error({ err: error }, 'unhandled error');
     // Webhooks refused before the handler ran (too large, wrong content type) are logged too.
-    if (options.onWebhookError && (request.url === '/' || request.url.startsWith('/?'))) {
+    if (options.onWebhookError && isWebhookUrl(request.url, options.prefix)) {
       await options.onWebhookError(request, code, message, error).catch((err: unknown) => request.log.error({ err }, 'could not log a rejected webhook'));
     }
     return reply.status(ERROR_STATUS[code]).send(errorBody(code, message));
   });
+  if (options.notFound === false) return;
   app.setNotFoundHandler((request, reply) => {
     void reply.status(404).send(errorBody('not_found', `no route for ${request.method} ${request.url.split('?')[0]}`));
   });
 }
 
-function classify(error: Error & { code?: string; statusCode?: number }): { code: ErrorCode; message: string } {
+export function classify(error: Error & { code?: string; statusCode?: number }): { code: ErrorCode; message: string } {
   if (error instanceof AppError) return { code: error.code, message: error.message };
   if (error instanceof ZodError) {
     const first = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);

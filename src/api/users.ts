@@ -7,7 +7,7 @@ import type { AppContext } from './context.js';
 import { presentUser } from './present.js';
 import { newUser, tagChange, userId, userPatch, userQuery } from './schemas.js';
 
-function checkRole(ctx: AppContext, role: string | undefined): void {
+export function checkRole(ctx: AppContext, role: string | undefined): void {
   if (role !== undefined && !ctx.engine.roles.roles.includes(role)) {
     throw new AppError('invalid_request', `unknown role "${role}"; allowed: ${ctx.engine.roles.roles.join(', ')}`);
   }

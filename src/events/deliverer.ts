@@ -5,6 +5,7 @@ import { backoffMs } from '../reconcile/backoff.js';
 import type { Db } from '../store/database.js';
 import { claimDeliveries, finishAttempt, nextDeliveryDueAt, type AttemptOutcome, type ClaimedDelivery } from '../store/event-deliveries.js';
 import { activeSecrets, disableEndpoint } from '../store/event-endpoints.js';
+import { isInProcess } from './in-process.js';
 import { signatureHeaders } from './standard-webhooks.js';
 
 export interface DelivererOptions {
@@ -23,7 +24,12 @@ export interface DelivererOptions {
   pollMs?: number;
   /** Delay before retry number `attempts` (1 = after the first failure). */
   backoff?: (attempts: number) => number;
+  /** Receives deliveries to the in-process endpoint (library mode's callbacks). */
+  inProcess?: InProcessReceiver;
 }
+
+/** Handles one delivery to the in-process endpoint and says how it went. */
+export type InProcessReceiver = (delivery: ClaimedDelivery) => Promise<AttemptOutcome>;
 
 /** Retries spread over about a day: ~5 s, 10 s, 20 s, … capped at 6 h, with jitter. */
 export const eventBackoff = (attempts: number) => backoffMs(attempts - 1, Math.random, 5_000, 6 * 3_600_000);
@@ -32,6 +38,7 @@ export const eventBackoff = (attempts: number) => backoffMs(attempts - 1, Math.r
 const STOPPED = new Error('crmsync is stopping');
 
 const describeUrl = (url: string) => {
+  if (isInProcess(url)) return url;
   const u = new URL(url);
   return `${u.origin}${u.pathname}`; // never the query: it may carry the receiver's own token
 };
@@ -109,6 +116,7 @@ export class Deliverer {
     const { clock, timeoutMs } = this.options;
     // Claimed while stopping (only a loop that is running sends): put back, untried.
     if (!this.running && this.loopDone) return this.record(delivery, { state: 'interrupted' });
+    if (isInProcess(delivery.endpoint.url)) return this.record(delivery, await this.deliverInProcess(delivery));
     const sentAt = clock.now();
     const headers = signatureHeaders(activeSecrets(delivery.endpoint, sentAt), { id: delivery.eventId, timestamp: Math.floor(sentAt / 1000), body: delivery.payload });
     const controller = new AbortController();
@@ -135,6 +143,12 @@ export class Deliverer {
     await this.record(delivery, outcome);
   }
 
+  /** No receiver here (a plain service sharing the store): retried later, as if the endpoint were down. */
+  private async deliverInProcess(delivery: ClaimedDelivery): Promise<AttemptOutcome> {
+    if (this.options.inProcess) return this.options.inProcess(delivery);
+    return this.failure(delivery, null, 'no in-process receiver runs in this instance (library mode callbacks)', null);
+  }
+
   private judge(delivery: ClaimedDelivery, status: number, retryAfter: string | null): AttemptOutcome {
     if (status >= 200 && status < 300) return { state: 'delivered', status };
     if (status === 410) return { state: 'dead', status, error: 'HTTP 410 Gone: the endpoint asked to receive no more events' };
@@ -159,7 +173,7 @@ export class Deliverer {
     if (!kept || outcome.state === 'interrupted') return;
     const where = `${delivery.type} ${delivery.eventId} to endpoint #${delivery.endpointId} (${describeUrl(delivery.endpoint.url)})`;
     const entry = { source: 'events', userId: userIdOf(delivery), context: { deliveryId: delivery.id, endpointId: delivery.endpointId, eventId: delivery.eventId, attempt: delivery.attempts } };
-    if (outcome.state === 'delivered') await log.write({ ...entry, level: 'info', message: `delivered ${where}: HTTP ${outcome.status}` });
+    if (outcome.state === 'delivered') await log.write({ ...entry, level: 'info', message: `delivered ${where}: ${isInProcess(delivery.endpoint.url) ? 'callbacks called' : `HTTP ${outcome.status}`}` });
     else if (gone) {
       await log.write({ ...entry, level: 'warning', message: `endpoint #${delivery.endpointId} (${describeUrl(delivery.endpoint.url)}) answered 410 Gone to ${delivery.type} ${delivery.eventId}: endpoint disabled, no more events are sent there` });
     } else if (outcome.state === 'dead') {
