@@ -6,6 +6,8 @@ import { ActivityLog } from './activity-log.js';
 import { buildApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
+import { serialized } from './admin/serialized.js';
+import { checkCrmCredentials } from './doctor/checks/crm.js';
 import { SharedSlotLimiter, TokenBucket, type RateLimiter } from './crm/rate-limiter.js';
 import { crms } from './crm/registry.js';
 import type { Crm } from './crm/types.js';
@@ -155,6 +157,13 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       },
       bodyLimit: config.bodyLimit,
       health: async () => ({ status: 'ok', crm: crm.name, queue: await countJobs(db) }),
+      admin: {
+        password: config.adminPassword,
+        secureCookies: config.publicUrl.startsWith('https:'),
+        crmName,
+        webhookUrl,
+        checkCrm: serialized(async () => (await checkCrmCredentials(config, { url: crmUrl!, apiKey: crmKey! })).result),
+      },
     },
     logger,
   );

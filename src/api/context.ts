@@ -1,3 +1,4 @@
+import type { AdminSetup } from '../admin/setup-context.js';
 import type { Engine } from '../engine.js';
 import type { WebhookIngress } from '../ingress/webhook.js';
 import type { Reconciler } from '../reconcile/reconciler.js';
@@ -14,4 +15,6 @@ export interface AppContext {
   bodyLimit: number;
   /** Readiness facts for /healthz. */
   health: () => Promise<Record<string, unknown>>;
+  /** The admin UI's settings (absent: /admin/ is not served). */
+  admin?: AdminSetup;
 }

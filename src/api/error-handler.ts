@@ -21,7 +21,7 @@ export function installErrorHandler(
   });
 }
 
-function classify(error: Error & { code?: string; statusCode?: number }): { code: ErrorCode; message: string } {
+export function classify(error: Error & { code?: string; statusCode?: number }): { code: ErrorCode; message: string } {
   if (error instanceof AppError) return { code: error.code, message: error.message };
   if (error instanceof ZodError) {
     const first = error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'body'}: ${i.message}`);

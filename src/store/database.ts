@@ -8,6 +8,7 @@ import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 import * as rateLimits from './migrations/2026112802_rate_limits.js';
 import * as events from './migrations/2026112803_events.js';
+import * as adminSessions from './migrations/2026112804_admin_sessions.js';
 
 export type Db = Kysely<Database>;
 export type DialectName = 'sqlite' | 'postgres';
@@ -17,6 +18,7 @@ const migrations: Record<string, Migration> = {
   '2026112801_initial': initial,
   '2026112802_rate_limits': rateLimits,
   '2026112803_events': events,
+  '2026112804_admin_sessions': adminSessions,
 };
 
 const provider: MigrationProvider = { getMigrations: async () => migrations };

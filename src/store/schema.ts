@@ -17,6 +17,7 @@ export interface Database {
   rate_limits: RateLimitsTable;
   event_endpoints: EventEndpointsTable;
   event_deliveries: EventDeliveriesTable;
+  admin_sessions: AdminSessionsTable;
 }
 
 export interface SettingsTable {
@@ -154,4 +155,11 @@ export interface EventDeliveriesTable {
   created_at: number;
   updated_at: number;
   delivered_at: number | null;
+}
+
+export interface AdminSessionsTable {
+  /** SHA-256 (hex) of the session id in the admin cookie. */
+  id_hash: string;
+  created_at: number;
+  expires_at: number;
 }
