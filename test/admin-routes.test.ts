@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { API_TOKEN, startHarness, type Harness } from './support/harness.js';
+import { ACCESS_KEY, API_TOKEN, startHarness, type Harness } from './support/harness.js';
 
 /** The admin UI's guards, through fastify inject on the real service: sessions, CSRF, bad input. */
 describe('admin routes', () => {
@@ -31,7 +31,7 @@ describe('admin routes', () => {
   afterAll(async () => h?.stop());
 
   it('sends every page but sign-in to sign-in, and answers 401 on the live JSON', async () => {
-    for (const url of ['/admin/']) {
+    for (const url of ['/admin/', '/admin/log', '/admin/users', '/admin/users/1', '/admin/queue', '/admin/setup', '/admin/guide']) {
       const res = await inject({ method: 'GET', url });
       expect(res.statusCode, url).toBe(303);
       expect(res.headers.location).toBe(`/admin/sign-in?next=${encodeURIComponent(url)}`);
@@ -104,5 +104,67 @@ describe('admin routes', () => {
     const body = res.json();
     expect(body.stats.dead).toBe('0');
     expect(body.chart).toContain('<svg');
+  });
+
+  it('answers bad input on admin pages with a clear HTML error, changing nothing', async () => {
+    const { cookie } = await signIn();
+    const bad = [
+      ['/admin/users/abc', 400, 'id'],
+      ['/admin/users/999999', 404, 'user #999999 not found'],
+      ['/admin/log?level=loud', 400, 'level'],
+      ['/admin/log?since=yesterday', 400, 'YYYY-MM-DDTHH:MM'],
+      ['/admin/queue?state=zombie', 400, 'state'],
+      ['/admin/queue/424242', 404, 'no job #424242'],
+      ['/admin/setup?action=drop_tables', 400, 'action'],
+    ] as const;
+    for (const [url, status, text] of bad) {
+      const res = await inject({ method: 'GET', url, cookie });
+      expect(res.statusCode, url).toBe(status);
+      expect(res.headers['content-type'], url).toMatch(/text\/html/);
+      expect(res.body, url).toContain(text);
+    }
+    const before = (await h.api('GET', '/api/queue')).body.counts;
+    expect((await inject({ method: 'POST', url: '/admin/queue/424242/discard', cookie, body: { reason: 'not needed' } })).statusCode).toBe(404);
+    expect((await inject({ method: 'POST', url: '/admin/queue/424242/replay', cookie })).statusCode).toBe(404);
+    expect((await inject({ method: 'POST', url: '/admin/users/999999/reconcile', cookie })).statusCode).toBe(404);
+    expect((await h.api('GET', '/api/queue')).body.counts).toEqual(before);
+  });
+
+  it('discards a dead letter only with a reason, and logs the reason as a notice', async () => {
+    const { cookie } = await signIn();
+    const { db, clock } = h.service.engine;
+    const now = clock.now();
+    const [row] = await db
+      .insertInto('jobs')
+      .values({ key: 'c:dead-1', action: 'update', contact_id: 'dead-1', user_id: null, role: null, send_notification: 0, state: 'dead', attempts: 8, run_at: now, locked_by: null, locked_at: null, last_error: 'CRM answered 500', webhooks: 1, first_seen_at: now, created_at: now, updated_at: now })
+      .returning('id')
+      .execute();
+    const id = Number(row!.id);
+    const page = await inject({ method: 'GET', url: `/admin/queue/${id}`, cookie });
+    expect(page.body).toContain('CRM answered 500');
+    const noReason = await inject({ method: 'POST', url: `/admin/queue/${id}/discard`, cookie, body: { reason: ' ' } });
+    expect(noReason.statusCode).toBe(303);
+    expect(noReason.headers.location).toContain('problem=');
+    expect((await h.api('GET', '/api/queue/dead')).body.jobs.map((j: { id: number }) => j.id)).toContain(id);
+    const res = await inject({ method: 'POST', url: `/admin/queue/${id}/discard`, cookie, body: { reason: 'contact deleted in the CRM' } });
+    expect(res.statusCode).toBe(303);
+    expect((await h.api('GET', '/api/queue/dead')).body.jobs.map((j: { id: number }) => j.id)).not.toContain(id);
+    const log = await h.api('GET', '/api/log?level=notice&contact_id=dead-1');
+    expect(log.body.entries[0].message).toBe(`dead job #${id} (update) discarded: contact deleted in the CRM`);
+  });
+
+  it('builds the webhook URL with the access key and the add options', async () => {
+    const { cookie } = await signIn();
+    const res = await inject({ method: 'GET', url: '/admin/setup?action=add&role=customer&send_notification=1', cookie });
+    const url = /id="webhook-url" readonly value="([^"]+)"/.exec(res.body)?.[1]?.replaceAll('&amp;', '&');
+    const parsed = new URL(url!);
+    expect(Object.fromEntries(parsed.searchParams)).toEqual({ wpf_action: 'add', access_key: ACCESS_KEY, role: 'customer', send_notification: 'true' });
+  });
+
+  it('runs the doctor\'s CRM check against the running sandbox CRM', async () => {
+    const { cookie } = await signIn();
+    const res = await inject({ method: 'POST', url: '/admin/setup/crm-check', cookie });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toMatch(/<strong class="status-ok">OK<\/strong> CRM credentials: .*answered a read/);
   });
 });

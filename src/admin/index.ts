@@ -6,6 +6,10 @@ import { ADMIN_CSS } from './assets/admin-css.js';
 import { ADMIN_JS } from './assets/admin-js.js';
 import { dashboardPage } from './dashboard.js';
 import { html } from './html.js';
+import { logPage } from './log.js';
+import { usersPage } from './users.js';
+import { queuePage } from './queue.js';
+import { setupPage } from './setup.js';
 import { layout, sendPage, standalone } from './layout.js';
 import { hasSession, sameOrigin, sessionPages } from './session.js';
 
@@ -21,6 +25,10 @@ export function adminPages(ctx: AppContext) {
     if (!setup) return;
     const session = sessionPages(ctx, setup);
     const dashboard = dashboardPage(ctx, setup);
+    const log = logPage(ctx);
+    const users = usersPage(ctx);
+    const queue = queuePage(ctx);
+    const setupPages = setupPage(ctx, setup);
 
     admin.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
       // Only our own CSS and JS, no framing, no caching: the pages show live data and the access key.
@@ -54,5 +62,18 @@ export function adminPages(ctx: AppContext) {
     admin.post('/sign-out', session.signOut);
     admin.get('/', dashboard.show);
     admin.get('/dashboard.json', dashboard.json);
+    admin.get('/log', log.show);
+    admin.get('/users', users.list);
+    admin.get('/users/:id', users.show);
+    admin.post('/users/:id/reconcile', users.reconcile);
+    admin.post('/users/:id/push', users.push);
+    admin.get('/queue', queue.show);
+    admin.get('/queue/:id', queue.job);
+    admin.post('/queue/replay-all', queue.replayAll);
+    admin.post('/queue/:id/replay', queue.replay);
+    admin.post('/queue/:id/discard', queue.discard);
+    admin.get('/setup', setupPages.show);
+    admin.post('/setup/crm-check', setupPages.crmCheck);
+    admin.get('/guide', setupPages.guide);
   };
 }

@@ -50,10 +50,7 @@ export function standalone(title: string, body: Html): string {
   return documentShell(title, html`<header class="top"><span class="brand">crmsync</span></header><main id="main" tabindex="-1">${body}</main>`);
 }
 
-/**
- * Every admin page goes out with a strict policy: only our own CSS and JS, no framing, no
- * caching (they show live data and the URL with the access key).
- */
+/** An HTML answer (the plugin's hook adds the security headers to every admin response). */
 export function sendPage(reply: FastifyReply, status: number, document: string): FastifyReply {
   return reply.status(status).type('text/html; charset=utf-8').send(document);
 }
