@@ -104,6 +104,12 @@ describe('admin routes', () => {
     const body = res.json();
     expect(body.stats.dead).toBe('0');
     expect(body.chart).toContain('<svg');
+    // The pages a POST redirects to, with their confirmation.
+    for (const url of ['/admin/queue?state=dead&done=replayed', '/admin/queue?done=discarded']) {
+      const page = await inject({ method: 'GET', url, cookie });
+      expect(page.statusCode, url).toBe(200);
+      expect(page.body).toContain('role="status"');
+    }
   });
 
   it('answers bad input on admin pages with a clear HTML error, changing nothing', async () => {

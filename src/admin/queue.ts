@@ -37,7 +37,8 @@ export const queuePage = (ctx: AppContext) => {
   const api = queueApi(ctx);
   return {
     async show(request: FastifyRequest, reply: FastifyReply) {
-      const q = queueQuery.parse(withoutBlanks(request.query));
+      const { done: _done, ...query } = withoutBlanks(request.query);
+      const q = queueQuery.parse(query);
       const [counts, jobs] = await Promise.all([countJobs(ctx.engine.db), listJobs(ctx.engine.db, { state: q.state, limit: q.limit })]);
       const done = DONE[String((request.query as { done?: string }).done ?? '')];
       const tab = (state: string | undefined, label: string, n: number) =>
