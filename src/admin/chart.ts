@@ -11,7 +11,7 @@ const SERIES = [
 export function webhookChart(minutes: readonly MinuteCounts[]): Html {
   const width = 720;
   const height = 200;
-  const pad = { left: 36, right: 8, top: 10, bottom: 24 };
+  const pad = { left: 36, right: 24, top: 10, bottom: 24 };
   const max = Math.max(1, ...minutes.flatMap((m) => [m.received, m.coalesced, m.rejected]));
   const top = niceCeiling(max);
   const x = (i: number) => pad.left + (minutes.length <= 1 ? 0 : (i * (width - pad.left - pad.right)) / (minutes.length - 1));

@@ -34,7 +34,7 @@ export function logRow(e: StoredLogEntry): Html {
 
 export function logTable(entries: readonly StoredLogEntry[], caption: string): Html {
   return html`<div class="table-wrap"><table>
-<caption class="hint" style="text-align:left;padding:.4rem .6rem">${caption}</caption>
+<caption class="hint">${caption}</caption>
 <thead><tr><th scope="col">Time</th><th scope="col">Level</th><th scope="col" class="hide-narrow">Source</th><th scope="col">Message</th><th scope="col">User / contact</th></tr></thead>
 <tbody>${entries.length ? entries.map(logRow) : html`<tr><td colspan="5">No entries match.</td></tr>`}</tbody>
 </table></div>`;

@@ -53,7 +53,7 @@ ${tab('dead', 'dead letters', counts.dead)}
 </ul></nav>
 ${counts.dead > 0 ? html`<form method="post" action="/admin/queue/replay-all" class="card"><button type="submit">Replay all ${counts.dead} dead letters</button> <span class="hint">They go back to the queue; a contact with pending work is merged into it.</span></form>` : ''}
 <div class="table-wrap"><table>
-<caption class="hint" style="text-align:left;padding:.4rem .6rem">${q.state ?? 'all'} jobs, oldest first</caption>
+<caption class="hint">${q.state ?? 'all'} jobs, oldest first</caption>
 <thead><tr><th scope="col">Job</th><th scope="col">Action</th><th scope="col">For</th><th scope="col">State</th><th scope="col">Attempts</th><th scope="col" class="hide-narrow">Last error</th></tr></thead>
 <tbody>${jobs.length ? jobs.map(jobRow) : html`<tr><td colspan="6">No jobs.</td></tr>`}</tbody>
 </table></div>`;

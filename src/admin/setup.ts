@@ -56,7 +56,7 @@ export const setupPage = (ctx: AppContext, setup: AdminSetup) => {
 <form method="get" action="/admin/setup" class="filters">
 <div><label for="b-action">Action</label><select id="b-action" name="action">${BUILDER_ACTIONS.map((a) => html`<option value="${a}"${a === q.action ? html` selected` : ''}>${a}</option>`)}</select></div>
 <div><label for="b-role">Role for new users (add)</label><select id="b-role" name="role"><option value="">default (${ctx.engine.roles.defaultRole})</option>${ctx.engine.roles.roles.map((r) => html`<option${q.role === r ? html` selected` : ''}>${r}</option>`)}</select></div>
-<div><label for="b-notify"><input id="b-notify" name="send_notification" type="checkbox" value="1"${q.send_notification ? html` checked` : ''}> Send the welcome e-mail (add)</label></div>
+<div><label for="b-notify" class="check"><input id="b-notify" name="send_notification" type="checkbox" value="1"${q.send_notification ? html` checked` : ''}> Send the welcome e-mail (add)</label></div>
 <div><button type="submit">Build URL</button></div>
 </form>
 <p class="hint">${q.action}: ${ACTION_HELP[q.action]}. The CRM adds the contact’s id as <code>contact_id</code> (see the guide for its merge field).</p>

@@ -16,13 +16,15 @@ main{max-width:72rem;margin:0 auto;padding:1rem 1.5rem 3rem}
 main:focus{outline:none}
 h1{font-size:1.45rem;margin:.6rem 0 1rem}h2{font-size:1.1rem;margin:1.8rem 0 .6rem}
 .card{background:#fff;border:1px solid #dcdcde;border-radius:6px;padding:1rem 1.2rem;margin-bottom:1rem}
+.card > h2:first-child{margin-top:0}
 .narrow{max-width:28rem}
-.stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(11rem,1fr));gap:.8rem;margin:0 0 1rem;padding:0;list-style:none}
+.stats{display:grid;grid-template-columns:repeat(auto-fill,minmax(8.5rem,1fr));gap:.8rem;margin:0 0 1rem;padding:0;list-style:none}
 .stats li{background:#fff;border:1px solid #dcdcde;border-radius:6px;padding:.6rem .9rem}
 .stats .n{display:block;font-size:1.5rem;font-weight:600}
 .stats .l{color:#50575e;font-size:.85rem}
 .table-wrap{overflow-x:auto;background:#fff;border:1px solid #dcdcde;border-radius:6px}
 table{border-collapse:collapse;width:100%}
+caption{text-align:left;padding:.4rem .6rem}
 th,td{text-align:left;padding:.4rem .6rem;border-bottom:1px solid #eee;vertical-align:top}
 th{background:#f0f0f1;font-weight:600;font-size:.9rem}
 code,pre{font:13px/1.45 ui-monospace,SFMono-Regular,Menlo,monospace;background:#f0f0f1;border-radius:3px;padding:.1rem .3rem}
@@ -36,13 +38,15 @@ pre{padding:.6rem;overflow:auto;white-space:pre-wrap;word-break:break-word}
 .hint{color:#50575e;font-size:.88rem}
 label{display:block;margin:.6rem 0 .2rem;font-weight:500}
 input,select,textarea{font:inherit;padding:.35rem .5rem;border:1px solid #8c8f94;border-radius:4px;max-width:100%;background:#fff}
-input[type=checkbox]{width:auto}
+input[type=checkbox]{width:auto;margin:0}
+label.check{display:flex;gap:.4rem;align-items:center;padding:.4rem 0}
 button,.button{font:inherit;padding:.35rem .9rem;border-radius:4px;border:1px solid #2271b1;background:#2271b1;color:#fff;cursor:pointer;text-decoration:none;display:inline-block}
 button.secondary{background:#fff;color:#2271b1}
 button.danger{background:#b32d2e;border-color:#b32d2e}
 .filters{display:flex;flex-wrap:wrap;gap:.2rem 1rem;align-items:flex-end}
 .filters > div{min-width:9rem}
 .filters input,.filters select{width:100%}
+.filters input[type=checkbox]{width:auto}
 .inline{display:inline}
 .actions{display:flex;flex-wrap:wrap;gap:.5rem;align-items:center}
 details summary{cursor:pointer}
