@@ -28,6 +28,7 @@ const envSchema = z.object({
     .refine((s) => /^(sqlite:|postgres(ql)?:\/\/)/.test(s), 'must be sqlite:PATH or postgres://USER@HOST:PORT/DATABASE'),
   CRMSYNC_ACCESS_KEY: secret,
   CRMSYNC_API_TOKEN: secret,
+  CRMSYNC_ADMIN_PASSWORD: z.string().min(12, 'must be at least 12 characters').optional(),
   CRMSYNC_CRM: z.enum(CRM_NAMES).default('sandbox'),
   CRMSYNC_CRM_URL: z.url({ protocol: /^https?$/ }).optional(),
   CRMSYNC_CRM_API_KEY: z.string().min(1).optional(),
@@ -87,6 +88,8 @@ export interface Config {
   databaseUrl: string;
   accessKey: string | null;
   apiToken: string | null;
+  /** Signs in to the admin UI, besides the API token. */
+  adminPassword: string | null;
   crm: { name: CrmName; url: string | null; apiKey: string | null; webhookSecret: string | null; rateLimit: number | null; timeoutMs: number };
   smtpUrl: string | null;
   mailFrom: string;
@@ -155,6 +158,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, readFile = (pat
     databaseUrl: e.CRMSYNC_DATABASE_URL,
     accessKey: e.CRMSYNC_ACCESS_KEY ?? null,
     apiToken: e.CRMSYNC_API_TOKEN ?? null,
+    adminPassword: e.CRMSYNC_ADMIN_PASSWORD ?? null,
     crm: {
       name: e.CRMSYNC_CRM,
       url: e.CRMSYNC_CRM_URL ?? crms[e.CRMSYNC_CRM].defaultUrl,

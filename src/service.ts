@@ -7,6 +7,7 @@ import { ActivityLog } from './activity-log.js';
 import { buildApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
+import { checkCrmCredentials } from './doctor/checks/crm.js';
 import { SharedSlotLimiter, TokenBucket, type RateLimiter } from './crm/rate-limiter.js';
 import { crms } from './crm/registry.js';
 import type { Crm } from './crm/types.js';
@@ -109,7 +110,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     crmUrl = sandbox.url;
     crmKey = sandbox.apiKey;
   }
-  const secrets = () => [...access.secrets(), ...token.secrets(), crmKey, config.crm.webhookSecret, config.smtpUrl ? new URL(config.smtpUrl).password : null];
+  const secrets = () => [...access.secrets(), ...token.secrets(), config.adminPassword, crmKey, config.crm.webhookSecret, config.smtpUrl ? new URL(config.smtpUrl).password : null];
   const redact = createRedactor(secrets);
   const logger =
     options.logger ??
@@ -182,6 +183,13 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     },
     bodyLimit: config.bodyLimit,
     health: async () => ({ status: 'ok', crm: crm.name, queue: await countJobs(db) }),
+    admin: {
+      password: config.adminPassword,
+      secureCookies: config.publicUrl.startsWith('https:'),
+      crmName,
+      webhookUrl,
+      checkCrm: async () => (await checkCrmCredentials(config, { url: crmUrl!, apiKey: crmKey! })).result,
+    },
   };
   const app = buildApp(context, logger);
   await app.ready();

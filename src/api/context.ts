@@ -1,3 +1,4 @@
+import type { AdminSetup } from '../admin/setup-context.js';
 import type { Credential } from '../credentials.js';
 import type { Engine } from '../engine.js';
 import type { WebhookIngress } from '../ingress/webhook.js';
@@ -17,4 +18,6 @@ export interface AppContext {
   bodyLimit: number;
   /** Readiness facts for /healthz. */
   health: () => Promise<Record<string, unknown>>;
+  /** The admin UI's settings (absent: /admin/ is not served). */
+  admin?: AdminSetup;
 }

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { accountPages } from '../account/set-password.js';
 import { accessApi } from './access.js';
+import { adminPages } from '../admin/index.js';
 import { listMail } from '../store/mail-outbox.js';
 import { AppError } from '../errors.js';
 import type { AppContext } from './context.js';
@@ -28,6 +29,7 @@ export function registerRoutes(app: FastifyInstance, ctx: AppContext): void {
   app.get('/metrics', async (_req, reply) => reply.type(ctx.engine.metrics.registry.contentType).send(await ctx.engine.metrics.registry.metrics()));
   app.get('/set-password', account.show);
   app.post('/set-password', account.submit);
+  app.register(adminPages(ctx), { prefix: '/admin' });
 
   app.register(async (api) => {
     api.addHook('onRequest', async (request) => requireApiToken(request, ctx.apiTokens()));

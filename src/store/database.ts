@@ -8,6 +8,7 @@ import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 import * as rateLimits from './migrations/2026112802_rate_limits.js';
 import * as events from './migrations/2026112803_events.js';
+import * as adminSessions from './migrations/2026112804_admin_sessions.js';
 import * as grants from './migrations/2026112805_grants.js';
 import * as imports from './migrations/2026112806_imports.js';
 import * as fieldSync from './migrations/2026112807_field_sync.js';
@@ -20,6 +21,7 @@ const migrations: Record<string, Migration> = {
   '2026112801_initial': initial,
   '2026112802_rate_limits': rateLimits,
   '2026112803_events': events,
+  '2026112804_admin_sessions': adminSessions,
   '2026112805_grants': grants,
   '2026112806_imports': imports,
   '2026112807_field_sync': fieldSync,

@@ -338,3 +338,13 @@ export async function nextDueAt(db: Db): Promise<number | null> {
   const row = await db.selectFrom('jobs').select((eb) => eb.fn.min('run_at').as('at')).where('state', '=', 'pending').executeTakeFirst();
   return row?.at === null || row?.at === undefined ? null : Number(row.at);
 }
+
+/** Removes a dead job for good (the caller logs why); null when no dead job has that id. */
+export async function discardJob(db: Db, id: number): Promise<Job | null> {
+  return db.transaction().execute(async (trx) => {
+    const row = await trx.selectFrom('jobs').selectAll().where('id', '=', id).where('state', '=', 'dead').executeTakeFirst();
+    if (!row) return null;
+    await trx.deleteFrom('jobs').where('id', '=', id).where('state', '=', 'dead').execute();
+    return toJob(row);
+  });
+}

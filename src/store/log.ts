@@ -39,13 +39,16 @@ export async function insertLog(db: Db, entries: readonly (LogEntry & { at: numb
 
 export async function listLog(
   db: Db,
-  filter: { level?: LogLevel; contactId?: string; userId?: number; limit: number; beforeId?: number },
+  filter: { level?: LogLevel; contactId?: string; userId?: number; limit: number; beforeId?: number; source?: string; since?: number; until?: number },
 ): Promise<StoredLogEntry[]> {
   let query = db.selectFrom('log').selectAll().orderBy('id', 'desc').limit(filter.limit);
   if (filter.level) query = query.where('level', '=', filter.level);
   if (filter.contactId) query = query.where('contact_id', '=', filter.contactId);
   if (filter.userId) query = query.where('user_id', '=', filter.userId);
   if (filter.beforeId) query = query.where('id', '<', filter.beforeId);
+  if (filter.source) query = query.where('source', '=', filter.source);
+  if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+  if (filter.until !== undefined) query = query.where('at', '<', filter.until);
   const rows = await query.execute();
   return rows.map((r) => ({
     id: Number(r.id),

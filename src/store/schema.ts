@@ -21,6 +21,7 @@ export interface Database {
   grants: GrantsTable;
   imports: ImportsTable;
   import_users: ImportUsersTable;
+  admin_sessions: AdminSessionsTable;
 }
 
 export interface SettingsTable {
@@ -215,4 +216,11 @@ export interface ImportUsersTable {
   before: string | null;
   /** JSON {email, role, fields, tags} as the import left the user. */
   after: string;
+}
+
+export interface AdminSessionsTable {
+  /** SHA-256 (hex) of the session id in the admin cookie. */
+  id_hash: string;
+  created_at: number;
+  expires_at: number;
 }
