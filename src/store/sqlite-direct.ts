@@ -55,7 +55,12 @@ export function durableSqliteDialect(conn: SqliteConnection, config: SqliteDiale
       return new (class extends SqliteDriver {
         override async beginTransaction(connection: DatabaseConnection): Promise<void> {
           relaxSync(conn);
-          await super.beginTransaction(connection);
+          try {
+            await super.beginTransaction(connection);
+          } catch (error) {
+            restoreSync(conn);
+            throw error;
+          }
         }
         override async commitTransaction(connection: DatabaseConnection): Promise<void> {
           await super.commitTransaction(connection);
