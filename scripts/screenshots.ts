@@ -53,6 +53,7 @@ try {
   await api('POST', `/api/users/${ada.id}/tags`, { apply: ['course-2'], remove: ['course-1'] });
   await until(async () => sandbox.state.get(contacts[0]!.id)?.tags.includes('course-2'), 'the push');
   await api('PATCH', `/api/users/${ada.id}`, { fields: { phone: '+44 20 7946 0000' } });
+  await api('POST', `/api/users/${ada.id}/grants`, { resource: 'course-2', source: 'purchase', note: 'order 1042' });
   // A dead letter to show on the queue page.
   const { db } = service.engine;
   const now = Date.now();
