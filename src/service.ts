@@ -8,8 +8,7 @@ import { buildApp } from './app.js';
 import { systemClock, type Clock } from './clock.js';
 import type { Config } from './config.js';
 import { checkCrmCredentials } from './doctor/checks/crm.js';
-import { SharedSlotLimiter, TokenBucket, type RateLimiter } from './crm/rate-limiter.js';
-import { crms } from './crm/registry.js';
+import { connectCrm } from './crm/connect.js';
 import type { Crm } from './crm/types.js';
 import type { Engine } from './engine.js';
 import { Deliverer, type InProcessReceiver } from './events/deliverer.js';
@@ -24,7 +23,6 @@ import { Sweeper } from './sweep/sweeper.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
 import { dialectOf, migrate, openDatabase } from './store/database.js';
 import { countJobs, reclaimExpiredJobs } from './store/jobs.js';
-import { pushBackSlots, reserveSlots } from './store/rate-limits.js';
 import { pruneHistory } from './store/retention.js';
 import { getOrCreateSetting } from './store/settings.js';
 
@@ -118,30 +116,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
 
   const metrics = createMetrics(async () => ({ ...(await countJobs(db)) }));
   const crmName = config.crm.name;
-  // The bucket's size comes from the adapter's documented limit unless configured.
-  let bucket: RateLimiter | null = null;
-  const limiter: RateLimiter = { take: () => bucket!.take(), pauseFor: (ms) => bucket!.pauseFor(ms) };
-  const crm = crms[crmName].create({
-    baseUrl: crmUrl!,
-    apiKey: crmKey!,
-    webhookSecret: config.crm.webhookSecret,
-    fieldMap: { ...crms[crmName].defaultFieldMap, ...config.fields },
-    limiter,
-    clock,
-    timeoutMs: config.crm.timeoutMs,
-    onCall: ({ status, rateLimited }) => {
-      metrics.crmCalls.inc({ status: String(status) });
-      if (rateLimited) metrics.crmRateLimited.inc();
-    },
-  });
-
-  const rate = config.crm.rateLimit ? { requests: config.crm.rateLimit, perMs: 1000 } : crm.capabilities.rateLimit;
-  // On PostgreSQL several instances share the CRM account: its rate limit lives in the database.
-  const account = `${crmName}:${crmUrl}`;
-  bucket =
-    dialectOf(db) === 'postgres'
-      ? new SharedSlotLimiter({ reserve: (n, interval) => reserveSlots(db, account, n, interval), pushBack: (ms) => pushBackSlots(db, account, ms) }, rate)
-      : new TokenBucket(rate);
+  const crm = connectCrm(config, { db, url: crmUrl!, apiKey: crmKey!, clock, metrics });
 
   const log = new ActivityLog(db, clock, logger, redact);
   const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, clock, logger });

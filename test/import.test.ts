@@ -224,3 +224,28 @@ describe('import from ActiveCampaign (its fake)', () => {
     }
   });
 });
+
+describe('import beside a running service (the command line\'s engine)', () => {
+  it('applies the tag rules of the config file: imported tags grant their resources', async () => {
+    const { mkdtempSync, writeFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { openEngine } = await import('../src/import/engine.js');
+    h = await startHarness({ workers: false });
+    const file = join(mkdtempSync(join(tmpdir(), 'crmsync-rules-')), 'crmsync.json');
+    writeFileSync(file, JSON.stringify({ rules: [{ tag: 'customer', resource: 'members-area' }] }));
+    const config = loadConfig({ CRMSYNC_DATABASE_URL: h.databaseUrl, CRMSYNC_CONFIG: file });
+    const opened = await openEngine(config, { sandboxPort: Number(new URL(h.sandbox.url).port), logger: pino({ level: 'silent' }) });
+    try {
+      expect(await runImport(opened.engine, all)).toMatchObject({ state: 'done', created: 4 });
+    } finally {
+      await opened.close();
+    }
+    const ada = await findUser(h.service.engine.db, { email: 'ada@example.com' });
+    const access = await h.api('GET', `/api/users/${ada!.id}/access/members-area`);
+    expect(access.body.granted).toBe(true);
+    const grace = await findUser(h.service.engine.db, { email: 'grace@example.com' });
+    expect(grace!.tags).not.toContain('customer');
+    expect((await h.api('GET', `/api/users/${grace!.id}/access/members-area`)).body.granted).toBe(false);
+  });
+});

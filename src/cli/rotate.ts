@@ -1,4 +1,4 @@
-import { ConfigError, loadConfig } from '../config.js';
+import { configOrExit } from './config.js';
 import { systemClock } from '../clock.js';
 import { Credential } from '../credentials.js';
 import { AppError } from '../errors.js';
@@ -10,16 +10,7 @@ import { migrate, openDatabase } from '../store/database.js';
  * way back in when the API token is lost.
  */
 export async function rotateCommand(kind: 'access-key' | 'api-token', options: { graceHours?: number }): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = configOrExit();
   const db = openDatabase(config.databaseUrl);
   try {
     await migrate(db);

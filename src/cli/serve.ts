@@ -1,18 +1,9 @@
-import { ConfigError, loadConfig } from '../config.js';
+import { configOrExit } from './config.js';
 import { startService } from '../service.js';
 
 /** `crmsync serve`: start everything and print how to use it. */
 export async function serveCommand(options: { sandboxPort: number }): Promise<void> {
-  let config;
-  try {
-    config = loadConfig();
-  } catch (error) {
-    if (error instanceof ConfigError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exit(2);
-    }
-    throw error;
-  }
+  const config = configOrExit();
   let service;
   try {
     service = await startService(config, { sandboxPort: options.sandboxPort });

@@ -3,14 +3,12 @@ import pino, { type Logger } from 'pino';
 import { ActivityLog } from '../activity-log.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
-import { SharedSlotLimiter, TokenBucket, type RateLimiter } from '../crm/rate-limiter.js';
-import { crms } from '../crm/registry.js';
+import { connectCrm } from '../crm/connect.js';
 import type { Engine } from '../engine.js';
 import { Mailer } from '../mail/mailer.js';
 import { createMetrics } from '../metrics.js';
 import { createRedactor } from '../redact.js';
-import { dialectOf, migrate, openDatabase } from '../store/database.js';
-import { pushBackSlots, reserveSlots } from '../store/rate-limits.js';
+import { migrate, openDatabase } from '../store/database.js';
 import { getSetting } from '../store/settings.js';
 import { ImportRefusedError } from './import-role.js';
 
@@ -34,29 +32,7 @@ export async function openEngine(config: Readonly<Config>, options: { sandboxPor
     const secrets = [config.accessKey, config.apiToken, crmKey, config.crm.webhookSecret];
     const logger = options.logger ?? pino({ level: 'warn' }, pino.destination(2));
     const metrics = createMetrics();
-    let bucket: RateLimiter | null = null;
-    const limiter: RateLimiter = { take: () => bucket!.take(), pauseFor: (ms) => bucket!.pauseFor(ms) };
-    const entry = crms[config.crm.name];
-    const crm = entry.create({
-      baseUrl: crmUrl!,
-      apiKey: crmKey!,
-      webhookSecret: config.crm.webhookSecret,
-      fieldMap: { ...entry.defaultFieldMap, ...config.fields },
-      limiter,
-      clock,
-      timeoutMs: config.crm.timeoutMs,
-      onCall: ({ status, rateLimited }) => {
-        metrics.crmCalls.inc({ status: String(status) });
-        if (rateLimited) metrics.crmRateLimited.inc();
-      },
-    });
-    const rate = config.crm.rateLimit ? { requests: config.crm.rateLimit, perMs: 1000 } : crm.capabilities.rateLimit;
-    // The same account name as the service's, so on PostgreSQL both draw from one shared limit.
-    const account = `${config.crm.name}:${crmUrl}`;
-    bucket =
-      dialectOf(db) === 'postgres'
-        ? new SharedSlotLimiter({ reserve: (n, interval) => reserveSlots(db, account, n, interval), pushBack: (ms) => pushBackSlots(db, account, ms) }, rate)
-        : new TokenBucket(rate);
+    const crm = connectCrm(config, { db, url: crmUrl!, apiKey: crmKey!, clock, metrics });
     const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, clock, logger });
     const engine: Engine = {
       db,
@@ -70,6 +46,9 @@ export async function openEngine(config: Readonly<Config>, options: { sandboxPor
       settleMs: config.settleMs,
       maxAttempts: config.maxAttempts,
       workerId: `${hostname()}:${process.pid}:import`,
+      // Imported users get the same field ownership and tag rules (grants) as webhooks give them.
+      fieldPolicies: config.fieldPolicies,
+      rules: config.rules,
     };
     return {
       engine,
