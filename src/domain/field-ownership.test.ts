@@ -66,6 +66,25 @@ describe('resolveField: who wins for one field', () => {
   });
 });
 
+describe('merge with field ownership: regressions', () => {
+  it('an acknowledged write the CRM blanked after the settle window: kept locally, never pushed back, on this pass or the next', () => {
+    // Found by the idempotence property (seed -43259841): the app set phone "c", the CRM accepted
+    // it, a later read shows it empty. Empty CRM values do not erase; the next pass must not
+    // mistake the kept value for a new local change and push it.
+    const op = { id: 1, userId: 1, kind: 'set_field' as const, name: 'phone', value: 'c', state: 'acked' as const, createdAt: 0, ackedAt: 0 };
+    const policies = { phone: { owner: 'both' as const, clearOnEmpty: false } };
+    const snapshot: ContactSnapshot = { contactId: '1', email: 'a@example.com', tags: [], fields: { phone: null }, readAt: 60_000 };
+    const first = merge({ tags: [], fields: { phone: 'c' }, snapshot, operations: [op], withFields: true, settleMs: 60_000, policies, synced: { phone: null } });
+    expect(first.fields.phone).toBe('c');
+    expect(first.overridden).toEqual([op]);
+    expect(first.corrections).toEqual({});
+    expect(first.synced).toEqual({ phone: 'c' });
+    const second = merge({ tags: [], fields: first.fields, snapshot, operations: [], withFields: true, settleMs: 60_000, policies, synced: first.synced });
+    expect(second.fields.phone).toBe('c');
+    expect(second.corrections).toEqual({});
+  });
+});
+
 // Property tests over the whole merge: random local, CRM, synced values, policies and operations.
 const VALUES = [null, '', 'a', 'b', 'c'] as const;
 const value = fc.constantFrom<string | null>(...VALUES);
@@ -126,6 +145,7 @@ describe('merge with field ownership: properties', () => {
         expect(second.corrections).toEqual({});
         expect(second.overridden.filter((o) => o.id < 100)).toEqual([]);
       }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 100) },
     );
   });
 
@@ -155,10 +175,15 @@ describe('merge with field ownership: properties', () => {
             if (!keptOnEmpty) expect(r.fields[name] ?? null).toBe(crm);
           }
         }
-        // A field recorded as synced really is equal on both sides.
+        // A field recorded as synced is a value both sides agreed on: equal now, or the value of an
+        // acknowledged write the CRM has changed since.
         for (const [name, v] of Object.entries(r.synced)) {
-          expect(r.fields[name] ?? null).toBe(v);
-          expect(s.crm[name as (typeof NAMES)[number]]).toBe(v);
+          const acked = r.overridden.find((o) => o.kind === 'set_field' && o.name === name && o.ackedAt !== null && o.ackedAt + SETTLE <= 1000 + s.readDelay);
+          if (acked && (r.fields[name] ?? null) !== s.crm[name as (typeof NAMES)[number]]) expect(v).toBe(acked.value);
+          else {
+            expect(r.fields[name] ?? null).toBe(v);
+            expect(s.crm[name as (typeof NAMES)[number]]).toBe(v);
+          }
         }
         // Corrections only ever push the local value, and never for a crm-owned field.
         for (const [name, v] of Object.entries(r.corrections)) {
@@ -166,6 +191,7 @@ describe('merge with field ownership: properties', () => {
           expect(r.fields[name] ?? null).toBe(v);
         }
       }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 100) },
     );
   });
 });

@@ -48,7 +48,7 @@ export interface MergeResult {
   held: Operation[];
   /** When to read the contact again to settle held operations; null if none are held. */
   recheckAt: number | null;
-  /** Fields now equal on both sides: their new last synced values. */
+  /** New last synced values: fields now equal on both sides, or an acknowledged write's value the CRM has changed since. */
   synced: FieldValues;
   /** Local values the CRM should have: pushed as new local operations. */
   corrections: FieldValues;
@@ -84,12 +84,13 @@ export function merge(input: MergeInput): MergeResult {
     for (const [name, crmValue] of Object.entries(snapshot.fields)) {
       const op = fieldOps.get(name);
       const local = fields[name] ?? null;
+      const timeVerdict = op ? verdict(op, crmValue === op.value, snapshot.readAt, settleMs) : null;
       const outcome = resolveField({
         name,
         local,
         crm: crmValue,
         synced: input.synced && Object.prototype.hasOwnProperty.call(input.synced, name) ? input.synced[name] : undefined,
-        op: op ? { value: op.value, verdict: verdict(op, crmValue === op.value, snapshot.readAt, settleMs) } : null,
+        op: op && timeVerdict ? { value: op.value, verdict: timeVerdict } : null,
         policy: policyOf(input.policies, name),
       });
       if (outcome.value !== local) {
@@ -99,6 +100,10 @@ export function merge(input: MergeInput): MergeResult {
       if (op && outcome.opVerdict) record(outcome.opVerdict, op);
       if (outcome.push) corrections[name] = outcome.value;
       if (outcome.value === crmValue) synced[name] = crmValue;
+      // An acknowledged write the CRM has since changed: both sides did agree on its value, at the
+      // acknowledgement — the base for the next three-way merge (else a refused empty CRM value
+      // would look like a local change on the next pass, and be pushed).
+      else if (op && op.ackedAt !== null && timeVerdict === 'override') synced[name] = op.value;
       if (outcome.note) fieldNotes.push(outcome.note);
     }
   }
