@@ -24,6 +24,7 @@ export async function serveCommand(options: { sandboxPort: number }): Promise<vo
     `  Webhook URL (paste into your CRM):  ${service.webhookUrl('update')}`,
     `  API token (Authorization: Bearer):  ${service.apiToken}${service.generated.apiToken ? '   (generated now and stored; set CRMSYNC_API_TOKEN to choose your own)' : ''}`,
     `  API:                                ${api}/openapi.json`,
+    `  Admin UI (sign in with the token):  ${config.publicUrl}/admin/`,
     service.sandbox ? `  Sandbox CRM (edit contacts here):   ${service.sandbox.url}/` : '',
     '',
     'Try it: a webhook for contact 1, then read the user back:',
