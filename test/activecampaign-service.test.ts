@@ -1,10 +1,8 @@
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { startService, type Service } from '../src/service.js';
+import type { Service } from '../src/service.js';
 import { startFakeActiveCampaign, type FakeActiveCampaign } from './fakes/activecampaign.js';
-import { testDatabase } from './support/database.js';
+import { startCrmService } from './support/crm-service.js';
 import { eventually } from './support/harness.js';
 
 const KEY = 'ac-access-key-0123456789';
@@ -14,28 +12,15 @@ const TOKEN = 'ac-api-token-0123456789';
 describe('crmsync with CRMSYNC_CRM=activecampaign', () => {
   let ac: FakeActiveCampaign;
   let service: Service;
-  let cleanup: () => Promise<void>;
+  let stopService: () => Promise<void>;
   afterEach(async () => {
-    await service?.stop();
+    await stopService?.();
     await ac?.close();
-    await cleanup?.();
   });
 
   async function start() {
     ac = await startFakeActiveCampaign({ apiToken: 'ac-secret-token', rateLimitPerSecond: 50 });
-    const database = await testDatabase();
-    cleanup = database.cleanup;
-    const config = loadConfig({
-      PORT: '0',
-      CRMSYNC_DATABASE_URL: database.url,
-      CRMSYNC_ACCESS_KEY: KEY,
-      CRMSYNC_API_TOKEN: TOKEN,
-      CRMSYNC_CRM: 'activecampaign',
-      CRMSYNC_CRM_URL: ac.url,
-      CRMSYNC_CRM_API_KEY: 'ac-secret-token',
-      CRMSYNC_CRM_RATE_LIMIT: '50',
-    });
-    service = await startService(config, { logger: pino({ level: 'silent' }) });
+    ({ service, stop: stopService } = await startCrmService({ crm: 'activecampaign', url: ac.url, apiKey: 'ac-secret-token', accessKey: KEY, apiToken: TOKEN }));
     return service;
   }
 

@@ -1,11 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-import { loadConfig } from '../src/config.js';
-import { startService, type Service } from '../src/service.js';
+import type { Service } from '../src/service.js';
 import { startFakeMailerLite, type FakeMailerLite } from './fakes/mailerlite.js';
-import { testDatabase } from './support/database.js';
+import { startCrmService } from './support/crm-service.js';
 import { eventually } from './support/harness.js';
 
 const KEY = 'ml-access-key-0123456789';
@@ -16,29 +14,15 @@ const SECRET = 'ml-webhook-secret-HigkdhMVbp';
 describe('crmsync with CRMSYNC_CRM=mailerlite', () => {
   let ml: FakeMailerLite;
   let service: Service;
-  let cleanup: () => Promise<void>;
+  let stopService: () => Promise<void>;
   afterEach(async () => {
-    await service?.stop();
+    await stopService?.();
     await ml?.close();
-    await cleanup?.();
   });
 
   async function start() {
     ml = await startFakeMailerLite({ rateLimitPerMinute: 6000 });
-    const database = await testDatabase();
-    cleanup = database.cleanup;
-    const config = loadConfig({
-      PORT: '0',
-      CRMSYNC_DATABASE_URL: database.url,
-      CRMSYNC_ACCESS_KEY: KEY,
-      CRMSYNC_API_TOKEN: TOKEN,
-      CRMSYNC_CRM: 'mailerlite',
-      CRMSYNC_CRM_URL: ml.url,
-      CRMSYNC_CRM_API_KEY: ml.apiToken,
-      CRMSYNC_CRM_WEBHOOK_SECRET: SECRET,
-      CRMSYNC_CRM_RATE_LIMIT: '50',
-    });
-    service = await startService(config, { logger: pino({ level: 'silent' }) });
+    ({ service, stop: stopService } = await startCrmService({ crm: 'mailerlite', url: ml.url, apiKey: ml.apiToken, webhookSecret: SECRET, accessKey: KEY, apiToken: TOKEN }));
   }
 
   const api = (path: string, init: RequestInit = {}) =>

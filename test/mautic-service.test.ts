@@ -1,11 +1,10 @@
 import { createHmac } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import pino from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../src/config.js';
-import { startService, type Service } from '../src/service.js';
+import type { Service } from '../src/service.js';
 import { startFakeMautic, type FakeMautic } from './fakes/mautic.js';
-import { testDatabase } from './support/database.js';
+import { startCrmService } from './support/crm-service.js';
 import { eventually } from './support/harness.js';
 
 const KEY = 'mautic-access-key-0123456789';
@@ -16,29 +15,15 @@ const SECRET = 'mautic-webhook-secret';
 describe('crmsync with CRMSYNC_CRM=mautic', () => {
   let fake: FakeMautic;
   let service: Service;
-  let cleanup: () => Promise<void>;
+  let stopService: () => Promise<void>;
   afterEach(async () => {
-    await service?.stop();
+    await stopService?.();
     await fake?.close();
-    await cleanup?.();
   });
 
   async function start() {
     fake = await startFakeMautic({ rateLimitPerSecond: 50 });
-    const database = await testDatabase();
-    cleanup = database.cleanup;
-    const config = loadConfig({
-      PORT: '0',
-      CRMSYNC_DATABASE_URL: database.url,
-      CRMSYNC_ACCESS_KEY: KEY,
-      CRMSYNC_API_TOKEN: TOKEN,
-      CRMSYNC_CRM: 'mautic',
-      CRMSYNC_CRM_URL: fake.url,
-      CRMSYNC_CRM_API_KEY: fake.apiKey,
-      CRMSYNC_CRM_WEBHOOK_SECRET: SECRET,
-      CRMSYNC_CRM_RATE_LIMIT: '50',
-    });
-    service = await startService(config, { logger: pino({ level: 'silent' }) });
+    ({ service, stop: stopService } = await startCrmService({ crm: 'mautic', url: fake.url, apiKey: fake.apiKey, webhookSecret: SECRET, accessKey: KEY, apiToken: TOKEN }));
     return service;
   }
 
