@@ -2,6 +2,7 @@ import type { ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
 import type { FieldMap } from '../types.js';
 import type { BrevoContact } from './types.js';
+import { toText } from '../field-text.js';
 
 /**
  * Pure translation between Brevo shapes and crmsync's contacts.
@@ -12,14 +13,6 @@ import type { BrevoContact } from './types.js';
  */
 export function attributeKey(key: string): string {
   return key.trim().toUpperCase();
-}
-
-/** Brevo answers a missing attribute by leaving it out; "" and null read as null too. */
-function toText(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
 }
 
 export function toSnapshot(contact: BrevoContact, listNames: ReadonlyMap<string, string>, fieldMap: FieldMap, readAt: number): ContactSnapshot {

@@ -2,6 +2,7 @@ import type { ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
 import type { FieldMap } from '../types.js';
 import type { DripSubscriber, DripSubscriberWrite } from './types.js';
+import { toText } from '../field-text.js';
 
 /**
  * Pure translation between Drip subscribers and crmsync's contacts.
@@ -28,12 +29,6 @@ export function parseFieldKey(key: string): DripField {
 
 export function resolveFieldMap(fieldMap: FieldMap): ResolvedFieldMap {
   return new Map(Object.entries(fieldMap).map(([local, key]) => [local, parseFieldKey(key)]));
-}
-
-/** Drip answers "" (or null) for an empty field; numbers and booleans are read as text. */
-function toText(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
 export function toSnapshot(subscriber: DripSubscriber, fieldMap: ResolvedFieldMap, readAt: number): ContactSnapshot {

@@ -2,6 +2,7 @@ import type { ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
 import type { FieldMap } from '../types.js';
 import type { KeapContact, KeapContactWrite } from './types.js';
+import { toText } from '../field-text.js';
 
 /**
  * Pure translation between Keap contacts and crmsync's contacts.
@@ -30,11 +31,6 @@ export function parseFieldKey(key: string): KeapField {
 
 export function resolveFieldMap(fieldMap: FieldMap): ResolvedFieldMap {
   return new Map(Object.entries(fieldMap).map(([local, key]) => [local, parseFieldKey(key)]));
-}
-
-function toText(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  return typeof value === 'string' ? value : typeof value === 'object' ? JSON.stringify(value) : String(value);
 }
 
 /** The contact's primary e-mail: EMAIL1, else the first one. */

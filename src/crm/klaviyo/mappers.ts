@@ -2,6 +2,7 @@ import type { ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
 import type { FieldMap } from '../types.js';
 import type { KlaviyoProfile } from './types.js';
+import { toText } from '../field-text.js';
 
 /**
  * Pure translation between Klaviyo profiles and crmsync's contacts.
@@ -21,13 +22,6 @@ export function fieldTarget(key: string): FieldTarget {
   if ((STANDARD_ATTRIBUTES as readonly string[]).includes(k)) return { kind: 'standard', key: k };
   if (k.startsWith('location.')) return { kind: 'location', key: k.slice('location.'.length) };
   return { kind: 'property', key: k.startsWith('properties.') ? k.slice('properties.'.length) : k };
-}
-
-function toText(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
 }
 
 export function toSnapshot(profile: KlaviyoProfile, listIds: readonly string[], listNames: ReadonlyMap<string, string>, fieldMap: FieldMap, readAt: number): ContactSnapshot {

@@ -2,6 +2,7 @@ import type { ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
 import type { FieldMap } from '../types.js';
 import type { MlSubscriber } from './types.js';
+import { toText } from '../field-text.js';
 
 /**
  * Pure translation between MailerLite shapes and crmsync's contacts.
@@ -12,14 +13,6 @@ import type { MlSubscriber } from './types.js';
  */
 export function fieldKey(key: string): string {
   return key.trim().toLowerCase();
-}
-
-/** Empty, missing and null values read as null; numbers and dates as their text. */
-function toText(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
 }
 
 /**

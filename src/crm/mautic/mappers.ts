@@ -2,6 +2,7 @@ import type { ContactSnapshot, FieldValues } from '../../domain/contact.js';
 import { CrmError } from '../errors.js';
 import type { FieldMap } from '../types.js';
 import type { MauticContact, MauticFieldValue } from './types.js';
+import { toText } from '../field-text.js';
 
 /**
  * Pure translation between Mautic shapes and crmsync's contacts.
@@ -12,14 +13,6 @@ import type { MauticContact, MauticFieldValue } from './types.js';
  */
 export function fieldAlias(key: string): string {
   return key.trim().toLowerCase();
-}
-
-/** Mautic answers an empty field with `null` or `""`: both read as null. */
-function toText(value: unknown): string | null {
-  if (value === undefined || value === null || value === '') return null;
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  return JSON.stringify(value);
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> => !!value && typeof value === 'object' && !Array.isArray(value);
