@@ -6,6 +6,7 @@ import type { TagRule } from './domain/access.js';
 import type { RolePolicy } from './domain/role.js';
 import type { Mailer } from './mail/mailer.js';
 import type { Metrics } from './metrics.js';
+import type { Config } from './config.js';
 import type { Db } from './store/database.js';
 
 /** What the queue's workers (reconciler, pusher, effects) share. Built once by the service. */
@@ -26,4 +27,23 @@ export interface Engine {
   fieldPolicies?: FieldPolicies;
   /** Tag rules (a tag grants a resource); none when absent. */
   rules?: readonly TagRule[];
+}
+
+/**
+ * The engine from the configuration and the parts already opened. One function for the service
+ * and `crmsync import`, so both apply the same policies (roles, field ownership, tag rules).
+ */
+export function createEngine(
+  config: Readonly<Config>,
+  parts: Pick<Engine, 'db' | 'crm' | 'clock' | 'log' | 'metrics' | 'mailer' | 'workerId'>,
+): Engine {
+  return {
+    ...parts,
+    roles: config.roles,
+    publicUrl: config.publicUrl,
+    settleMs: config.settleMs,
+    maxAttempts: config.maxAttempts,
+    fieldPolicies: config.fieldPolicies,
+    rules: config.rules,
+  };
 }

@@ -10,7 +10,7 @@ import type { Config } from './config.js';
 import { checkCrmCredentials } from './doctor/checks/crm.js';
 import { connectCrm } from './crm/connect.js';
 import type { Crm } from './crm/types.js';
-import type { Engine } from './engine.js';
+import { createEngine, type Engine } from './engine.js';
 import { Deliverer, type InProcessReceiver } from './events/deliverer.js';
 import { WebhookIngress } from './ingress/webhook.js';
 import { Mailer } from './mail/mailer.js';
@@ -120,21 +120,8 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
 
   const log = new ActivityLog(db, clock, logger, redact);
   const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, clock, logger });
-  const engine: Engine = {
-    db,
-    crm,
-    clock,
-    log,
-    metrics,
-    mailer,
-    roles: config.roles,
-    publicUrl: config.publicUrl,
-    settleMs: config.settleMs,
-    maxAttempts: config.maxAttempts,
-    workerId: `${hostname()}:${process.pid}`,
-    fieldPolicies: config.fieldPolicies,
-    rules: config.rules,
-  };
+  const engine = createEngine(config, { db, crm, clock, log, metrics, mailer, workerId: `${hostname()}:${process.pid}` });
+
   // SQLite: one instance owns the file, so whatever is running was interrupted. PostgreSQL:
   // other instances may be working; only expired leases are taken over (the pool keeps doing so).
   const cutoff = dialectOf(db) === 'sqlite' ? clock.now() : clock.now() - config.leaseMs;

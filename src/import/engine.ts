@@ -4,7 +4,7 @@ import { ActivityLog } from '../activity-log.js';
 import { systemClock, type Clock } from '../clock.js';
 import type { Config } from '../config.js';
 import { connectCrm } from '../crm/connect.js';
-import type { Engine } from '../engine.js';
+import { createEngine, type Engine } from '../engine.js';
 import { Mailer } from '../mail/mailer.js';
 import { createMetrics } from '../metrics.js';
 import { createRedactor } from '../redact.js';
@@ -34,22 +34,10 @@ export async function openEngine(config: Readonly<Config>, options: { sandboxPor
     const metrics = createMetrics();
     const crm = connectCrm(config, { db, url: crmUrl!, apiKey: crmKey!, clock, metrics });
     const mailer = new Mailer({ smtpUrl: config.smtpUrl, from: config.mailFrom, db, clock, logger });
-    const engine: Engine = {
-      db,
-      crm,
-      clock,
-      log: new ActivityLog(db, clock, logger, createRedactor(() => secrets)),
-      metrics,
-      mailer,
-      roles: config.roles,
-      publicUrl: config.publicUrl,
-      settleMs: config.settleMs,
-      maxAttempts: config.maxAttempts,
-      workerId: `${hostname()}:${process.pid}:import`,
-      // Imported users get the same field ownership and tag rules (grants) as webhooks give them.
-      fieldPolicies: config.fieldPolicies,
-      rules: config.rules,
-    };
+    const log = new ActivityLog(db, clock, logger, createRedactor(() => secrets));
+    // Imported users get the same field ownership and tag rules (grants) as webhooks give them.
+    const engine = createEngine(config, { db, crm, clock, log, metrics, mailer, workerId: `${hostname()}:${process.pid}:import` });
+
     return {
       engine,
       async close() {
