@@ -4,6 +4,7 @@ import SQLite from 'better-sqlite3';
 import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
 import { startCheckpointer } from './checkpointer.js';
+import { bindSqliteConnection, durableSqliteDialect, sqliteConnection } from './sqlite-direct.js';
 import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 import * as rateLimits from './migrations/2026112802_rate_limits.js';
@@ -62,9 +63,13 @@ export function openDatabase(url: string): Db {
   // Checkpoints run in a worker thread (see checkpointer.ts); this is only the safety net.
   sqlite.pragma('wal_autocheckpoint = 20000');
   const checkpointer = startCheckpointer(path);
-  return new Kysely<Database>({
-    dialect: new SqliteDialect({ database: withStatementCache(sqlite, () => checkpointer.stop()) }),
+  // Commits are synced off the event loop, the ingest writes directly (see sqlite-direct.ts).
+  const direct = sqliteConnection(sqlite, path);
+  const db = new Kysely<Database>({
+    dialect: durableSqliteDialect(direct, { database: withStatementCache(sqlite, () => (direct.release(), checkpointer.stop())) }),
   });
+  bindSqliteConnection(db, direct);
+  return db;
 }
 
 /**

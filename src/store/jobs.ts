@@ -112,11 +112,7 @@ export async function enqueueJob(db: Db, req: JobRequest, now: number): Promise<
  */
 export async function enqueueJobs(db: Db, requests: readonly JobRequest[], now: number): Promise<{ id: number; existed: boolean }[]> {
   if (requests.length === 0) return [];
-  const byKey = new Map<string, JobRequest>();
-  for (const req of requests) {
-    const seen = byKey.get(req.key);
-    byKey.set(req.key, seen ? mergeRequests(seen, req) : req);
-  }
+  const byKey = mergeByKey(requests);
   const merged = [...byKey.values()];
   const rows = await db
     .insertInto('jobs')
@@ -155,12 +151,53 @@ export async function enqueueJobs(db: Db, requests: readonly JobRequest[], now: 
     )
     .returning(['id', 'key', 'webhooks'])
     .execute();
-  const stored = new Map(rows.map((r) => [r.key, { id: Number(r.id), webhooks: Number(r.webhooks) }]));
+  return enqueued(requests, byKey, new Map(rows.map((r) => [r.key, { id: Number(r.id), webhooks: Number(r.webhooks) }])));
+}
+
+/** Requests for the same key merged into one (one row per key and statement). */
+export function mergeByKey(requests: readonly JobRequest[]): Map<string, JobRequest> {
+  const byKey = new Map<string, JobRequest>();
+  for (const req of requests) {
+    const seen = byKey.get(req.key);
+    byKey.set(req.key, seen ? mergeRequests(seen, req) : req);
+  }
+  return byKey;
+}
+
+/** Per request: its job's id, and whether the key had a pending job before this batch. */
+export function enqueued(
+  requests: readonly JobRequest[],
+  byKey: Map<string, JobRequest>,
+  stored: Map<string, { id: number; webhooks: number }>,
+): { id: number; existed: boolean }[] {
   return requests.map((req) => {
     const row = stored.get(req.key)!;
     // More webhooks on the row than this batch brought for the key: the job was there before.
     return { id: row.id, existed: row.webhooks > byKey.get(req.key)!.webhooks };
   });
+}
+
+/**
+ * `enqueueJobs`' upsert for one (merged) request, as plain SQLite SQL for the ingest fast path
+ * (`store/sqlite-direct.ts`): the same merge rules, bound in this order: key, action, contact_id,
+ * user_id, role, send_notification, run_at, webhooks, then now three times (first_seen_at,
+ * created_at, updated_at).
+ */
+export const SQLITE_ENQUEUE_JOB = `insert into jobs (key, action, contact_id, user_id, role, send_notification, state, attempts, run_at, webhooks, first_seen_at, created_at, updated_at)
+values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
+on conflict (key) where state = 'pending' do update set
+  action = case when ${rankSql('excluded.action')} > ${rankSql('jobs.action')} then excluded.action else jobs.action end,
+  contact_id = coalesce(excluded.contact_id, jobs.contact_id),
+  user_id = coalesce(excluded.user_id, jobs.user_id),
+  role = coalesce(excluded.role, jobs.role),
+  send_notification = case when excluded.send_notification > jobs.send_notification then excluded.send_notification else jobs.send_notification end,
+  run_at = case when excluded.run_at < jobs.run_at then excluded.run_at else jobs.run_at end,
+  webhooks = jobs.webhooks + excluded.webhooks,
+  updated_at = excluded.updated_at
+returning id, webhooks`;
+
+function rankSql(column: string): string {
+  return `case ${column} when 'add' then 3 when 'update' then 2 when 'update_tags' then 1 else 0 end`;
 }
 
 /**
