@@ -108,7 +108,8 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
     crmUrl = sandbox.url;
     crmKey = sandbox.apiKey;
   }
-  const secrets = () => [...access.secrets(), ...token.secrets(), config.adminPassword, crmKey, config.crm.webhookSecret, config.smtpUrl ? new URL(config.smtpUrl).password : null];
+  const smtpPassword = config.smtpUrl ? new URL(config.smtpUrl).password : null;
+  const secrets = () => [...access.secrets(), ...token.secrets(), config.adminPassword, crmKey, config.crm.webhookSecret, smtpPassword];
   const redact = createRedactor(secrets);
   const logger =
     options.logger ??

@@ -1,9 +1,11 @@
+import type { Compilable } from 'kysely';
 import type { WebhookAction } from '../domain/action.js';
 import type { Db } from '../store/database.js';
-import { insertInbox } from '../store/inbox.js';
-import { contactKey, enqueued, enqueueJobs, mergeByKey, SQLITE_ENQUEUE_JOB, type JobRequest } from '../store/jobs.js';
-import { writeDurably } from '../store/sqlite-direct.js';
-import { insertLog, type LogEntry } from '../store/log.js';
+import { inboxRow, insertInbox, insertInboxQuery, type InboxEntry } from '../store/inbox.js';
+import { contactKey, enqueued, enqueueJobs, jobRow, mergeByKey, upsertJobsQuery, type JobRequest } from '../store/jobs.js';
+import { insertLog, insertLogQuery, logRow, type LogEntry } from '../store/log.js';
+import { writePrepared } from '../store/sqlite.js';
+import { StatementTemplate } from '../store/statement-template.js';
 
 /** One accepted webhook, ready to be stored. */
 export interface IncomingWebhook {
@@ -28,30 +30,28 @@ export interface IngestResult {
  * reconcile created or coalesced, and the log lines. Nothing is acknowledged before this commits.
  */
 export async function ingestWebhooks(db: Db, webhooks: readonly IncomingWebhook[]): Promise<IngestResult[]> {
-  const inbox = webhooks.flatMap((w) =>
+  const inbox: InboxEntry[] = webhooks.flatMap((w) =>
     w.contactIds.map((contactId) => ({ receivedAt: w.receivedAt, action: w.action, contactId, jobKey: contactKey(contactId), request: w.request, sourceIp: w.sourceIp })),
   );
   const requests: JobRequest[] = webhooks.flatMap((w) =>
     w.contactIds.map((contactId) => ({ key: contactKey(contactId), action: w.action, contactId, userId: null, role: w.role, sendNotification: w.sendNotification, webhooks: 1, runAt: w.receivedAt })),
   );
   const now = Math.min(...webhooks.map((w) => w.receivedAt));
-  // SQLite: prepared statements on the connection itself, fsync off the event loop (see sqlite-direct.ts).
-  const direct = await writeDurably(db, (w) => {
-    const insertInbox = w.statement(SQLITE_INSERT_INBOX);
-    for (const e of inbox) insertInbox.run(e.receivedAt, e.action, e.contactId, e.jobKey, JSON.stringify(e.request), e.sourceIp);
+  // SQLite: the same queries, compiled once and run as prepared statements (the hottest path).
+  const prepared = writePrepared(db, (writer) => {
+    const t = templates(db);
+    for (const e of inbox) writer.run(t.inbox, inboxRow(e));
     const byKey = mergeByKey(requests);
-    const upsert = w.statement(SQLITE_ENQUEUE_JOB);
     const stored = new Map<string, { id: number; webhooks: number }>();
     for (const r of byKey.values()) {
-      const row = upsert.get(r.key, r.action, r.contactId, r.userId, r.role, r.sendNotification ? 1 : 0, r.runAt, r.webhooks, now, now, now) as { id: number; webhooks: number };
+      const row = writer.get<string, { id: number; webhooks: number }>(t.job, jobRow(r, now));
       stored.set(r.key, { id: Number(row.id), webhooks: Number(row.webhooks) });
     }
     const { results, log } = outcomes(webhooks, enqueued(requests, byKey, stored));
-    const insertLog = w.statement(SQLITE_INSERT_LOG);
-    for (const e of log) insertLog.run(e.at, e.level, e.userId ?? null, e.contactId ?? null, e.source, e.message, e.context ? JSON.stringify(e.context) : null);
+    for (const e of log) writer.run(t.log, logRow(e));
     return results;
   });
-  if (direct) return direct;
+  if (prepared) return prepared;
   return db.transaction().execute(async (trx) => {
     await insertInbox(trx, inbox);
     const { results, log } = outcomes(webhooks, await enqueueJobs(trx, requests, now));
@@ -60,8 +60,28 @@ export async function ingestWebhooks(db: Db, webhooks: readonly IncomingWebhook[
   });
 }
 
-const SQLITE_INSERT_INBOX = 'insert into inbox (received_at, action, contact_id, job_key, request, source_ip) values (?, ?, ?, ?, ?, ?)';
-const SQLITE_INSERT_LOG = 'insert into log (at, level, user_id, contact_id, source, message, context) values (?, ?, ?, ?, ?, ?, ?)';
+/** A one-row statement with a marker in every column of `sample`'s shape (see StatementTemplate). */
+function rowTemplate<R extends object>(sample: R, build: (row: R) => Compilable): StatementTemplate<string> {
+  return new StatementTemplate<string>((value) => build(Object.fromEntries(Object.keys(sample).map((column) => [column, value(column)])) as R));
+}
+
+const compiled = new WeakMap<Db, { inbox: StatementTemplate<string>; job: StatementTemplate<string>; log: StatementTemplate<string> }>();
+
+function templates(db: Db) {
+  let t = compiled.get(db);
+  if (!t) {
+    const at = 0;
+    t = {
+      inbox: rowTemplate(inboxRow({ receivedAt: at, action: 'update', contactId: '', jobKey: '', request: {}, sourceIp: null }), (row) => insertInboxQuery(db, [row])),
+      job: rowTemplate(jobRow({ key: '', action: 'update', contactId: null, userId: null, role: null, sendNotification: false, webhooks: 0, runAt: at }, at), (row) =>
+        upsertJobsQuery(db, [row]),
+      ),
+      log: rowTemplate(logRow({ at, level: 'http', source: '', message: '' }), (row) => insertLogQuery(db, [row])),
+    };
+    compiled.set(db, t);
+  }
+  return t;
+}
 
 /** Per webhook: its contacts and whether each was coalesced; and the log lines of the batch. */
 function outcomes(webhooks: readonly IncomingWebhook[], enqueuedJobs: readonly { existed: boolean }[]): { results: IngestResult[]; log: (LogEntry & { at: number })[] } {
@@ -78,8 +98,9 @@ function outcomes(webhooks: readonly IncomingWebhook[], enqueuedJobs: readonly {
       seen.add(key);
       contacts.push({ contactId, coalesced });
       const at = w.receivedAt;
-      log.push({ at, level: 'http', source: 'webhook', contactId, message: `webhook ${w.action} for contact #${contactId} received`, context: w.request });
-      if (coalesced) log.push({ at, level: 'notice', source: 'webhook', contactId, message: `duplicate webhook for contact #${contactId} coalesced into its pending reconcile` });
+      // One line per webhook, with its request: received (http), or a duplicate folded into the pending reconcile (notice).
+      if (coalesced) log.push({ at, level: 'notice', source: 'webhook', contactId, message: `duplicate webhook for contact #${contactId} coalesced into its pending reconcile (${w.action})`, context: w.request });
+      else log.push({ at, level: 'http', source: 'webhook', contactId, message: `webhook ${w.action} for contact #${contactId} received`, context: w.request });
       for (const notice of w.notices) log.push({ at, level: 'notice', source: 'webhook', contactId, message: notice });
     }
     results.push({ contacts });

@@ -1,10 +1,6 @@
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
-import SQLite from 'better-sqlite3';
-import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, SqliteDialect, type Migration, type MigrationProvider } from 'kysely';
+import { Kysely, Migrator, sql, PostgresAdapter, PostgresDialect, type Migration, type MigrationProvider } from 'kysely';
 import pg from 'pg';
-import { startCheckpointer } from './checkpointer.js';
-import { bindSqliteConnection, durableSqliteDialect, sqliteConnection } from './sqlite-direct.js';
+import { openSqlite } from './sqlite.js';
 import type { Database } from './schema.js';
 import * as initial from './migrations/2026112801_initial.js';
 import * as rateLimits from './migrations/2026112802_rate_limits.js';
@@ -42,8 +38,8 @@ export function dialectOf(db: Kysely<any>): DialectName {
  * `postgres://…` / `postgresql://…`. The same migrations and queries run on both; the few
  * differences live in the store (see `dialectOf`).
  *
- * SQLite runs in WAL mode with synchronous=FULL: a committed transaction is on disk before we
- * acknowledge it, and readers do not block the writer.
+ * On both, a write is on disk before the promise of its query or transaction resolves (for
+ * SQLite, see `sqlite.ts`).
  */
 export function openDatabase(url: string): Db {
   if (/^postgres(ql)?:\/\//.test(url)) {
@@ -51,48 +47,7 @@ export function openDatabase(url: string): Db {
     return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
   }
   if (!url.startsWith('sqlite:')) throw new Error(`unsupported database URL scheme: ${url.split(':')[0]}`);
-  const path = url.slice('sqlite:'.length);
-  if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
-  const sqlite = new SQLite(path);
-  sqlite.pragma('journal_mode = WAL');
-  sqlite.pragma('synchronous = FULL');
-  sqlite.pragma('foreign_keys = ON');
-  sqlite.pragma('busy_timeout = 5000');
-  sqlite.pragma('cache_size = -65536');
-  if (path === ':memory:') return new Kysely<Database>({ dialect: new SqliteDialect({ database: withStatementCache(sqlite) }) });
-  // Checkpoints run in a worker thread (see checkpointer.ts); this is only the safety net.
-  sqlite.pragma('wal_autocheckpoint = 20000');
-  const checkpointer = startCheckpointer(path);
-  // Commits are synced off the event loop, the ingest writes directly (see sqlite-direct.ts).
-  const direct = sqliteConnection(sqlite, path);
-  const db = new Kysely<Database>({
-    dialect: durableSqliteDialect(direct, { database: withStatementCache(sqlite, () => (direct.release(), checkpointer.stop())) }),
-  });
-  bindSqliteConnection(db, direct);
-  return db;
-}
-
-/**
- * Kysely prepares every statement on every call; the hot paths repeat the same few SQL texts,
- * so prepared statements are kept (up to 500, oldest dropped first).
- */
-function withStatementCache(sqlite: SQLite.Database, beforeClose: () => void = () => undefined) {
-  const cache = new Map<string, SQLite.Statement>();
-  return {
-    close: () => {
-      beforeClose();
-      sqlite.close();
-    },
-    prepare(text: string) {
-      let statement = cache.get(text);
-      if (!statement) {
-        statement = sqlite.prepare(text);
-        if (cache.size >= 500) cache.delete(cache.keys().next().value!);
-        cache.set(text, statement);
-      }
-      return statement;
-    },
-  };
+  return openSqlite(url.slice('sqlite:'.length));
 }
 
 /** Migrations this build has that the database has not run yet (read-only: for `crmsync doctor`). */

@@ -1,4 +1,4 @@
-import { sql, type Selectable } from 'kysely';
+import { sql, type Insertable, type Selectable } from 'kysely';
 import { strongerAction, type Action } from '../domain/action.js';
 import { dialectOf, type Db } from './database.js';
 import type { JobsTable } from './schema.js';
@@ -113,26 +113,40 @@ export async function enqueueJob(db: Db, req: JobRequest, now: number): Promise<
 export async function enqueueJobs(db: Db, requests: readonly JobRequest[], now: number): Promise<{ id: number; existed: boolean }[]> {
   if (requests.length === 0) return [];
   const byKey = mergeByKey(requests);
-  const merged = [...byKey.values()];
-  const rows = await db
+  // In key order: concurrent batches (group commits, instances) then lock the same jobs in the same order, never deadlocking.
+  const merged = [...byKey.values()].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  const rows = await upsertJobsQuery(db, merged.map((req) => jobRow(req, now))).execute();
+  return enqueued(requests, byKey, new Map(rows.map((r) => [r.key, { id: Number(r.id), webhooks: Number(r.webhooks) }])));
+}
+
+/** A new pending job's row; `updated_at` is also the time a merge into an existing job records. */
+export function jobRow(req: JobRequest, now: number): Insertable<JobsTable> {
+  return {
+    key: req.key,
+    action: req.action,
+    contact_id: req.contactId,
+    user_id: req.userId,
+    role: req.role,
+    send_notification: req.sendNotification ? 1 : 0,
+    state: 'pending',
+    attempts: 0,
+    run_at: req.runAt,
+    webhooks: req.webhooks,
+    first_seen_at: now,
+    created_at: now,
+    updated_at: now,
+  };
+}
+
+/**
+ * The upsert behind `enqueueJobs` (rows already merged by key): a key's pending job absorbs the
+ * new request — the stronger action, the later role, notification if either asked, the earlier
+ * run time, the webhooks added up.
+ */
+export function upsertJobsQuery(db: Db, rows: Insertable<JobsTable>[]) {
+  return db
     .insertInto('jobs')
-    .values(
-      merged.map((req) => ({
-        key: req.key,
-        action: req.action,
-        contact_id: req.contactId,
-        user_id: req.userId,
-        role: req.role,
-        send_notification: req.sendNotification ? 1 : 0,
-        state: 'pending',
-        attempts: 0,
-        run_at: req.runAt,
-        webhooks: req.webhooks,
-        first_seen_at: now,
-        created_at: now,
-        updated_at: now,
-      })),
-    )
+    .values(rows)
     .onConflict((oc) =>
       oc
         .column('key')
@@ -146,12 +160,10 @@ export async function enqueueJobs(db: Db, requests: readonly JobRequest[], now: 
           send_notification: sql`case when excluded.send_notification > jobs.send_notification then excluded.send_notification else jobs.send_notification end`,
           run_at: sql`case when excluded.run_at < jobs.run_at then excluded.run_at else jobs.run_at end`,
           webhooks: sql`jobs.webhooks + excluded.webhooks`,
-          updated_at: now,
+          updated_at: sql`excluded.updated_at`,
         }),
     )
-    .returning(['id', 'key', 'webhooks'])
-    .execute();
-  return enqueued(requests, byKey, new Map(rows.map((r) => [r.key, { id: Number(r.id), webhooks: Number(r.webhooks) }])));
+    .returning(['id', 'key', 'webhooks']);
 }
 
 /** Requests for the same key merged into one (one row per key and statement). */
@@ -175,29 +187,6 @@ export function enqueued(
     // More webhooks on the row than this batch brought for the key: the job was there before.
     return { id: row.id, existed: row.webhooks > byKey.get(req.key)!.webhooks };
   });
-}
-
-/**
- * `enqueueJobs`' upsert for one (merged) request, as plain SQLite SQL for the ingest fast path
- * (`store/sqlite-direct.ts`): the same merge rules, bound in this order: key, action, contact_id,
- * user_id, role, send_notification, run_at, webhooks, then now three times (first_seen_at,
- * created_at, updated_at).
- */
-export const SQLITE_ENQUEUE_JOB = `insert into jobs (key, action, contact_id, user_id, role, send_notification, state, attempts, run_at, webhooks, first_seen_at, created_at, updated_at)
-values (?, ?, ?, ?, ?, ?, 'pending', 0, ?, ?, ?, ?, ?)
-on conflict (key) where state = 'pending' do update set
-  action = case when ${rankSql('excluded.action')} > ${rankSql('jobs.action')} then excluded.action else jobs.action end,
-  contact_id = coalesce(excluded.contact_id, jobs.contact_id),
-  user_id = coalesce(excluded.user_id, jobs.user_id),
-  role = coalesce(excluded.role, jobs.role),
-  send_notification = case when excluded.send_notification > jobs.send_notification then excluded.send_notification else jobs.send_notification end,
-  run_at = case when excluded.run_at < jobs.run_at then excluded.run_at else jobs.run_at end,
-  webhooks = jobs.webhooks + excluded.webhooks,
-  updated_at = excluded.updated_at
-returning id, webhooks`;
-
-function rankSql(column: string): string {
-  return `case ${column} when 'add' then 3 when 'update' then 2 when 'update_tags' then 1 else 0 end`;
 }
 
 /**

@@ -1,4 +1,6 @@
+import type { Insertable } from 'kysely';
 import type { Db } from './database.js';
+import type { LogTable } from './schema.js';
 
 /** Activity-log levels, most severe first (WP Fusion's, so its users read ours at a glance). */
 export const LOG_LEVELS = ['error', 'warning', 'notice', 'info', 'http'] as const;
@@ -19,22 +21,25 @@ export interface StoredLogEntry extends Required<Omit<LogEntry, 'context'>> {
   context: Record<string, unknown> | null;
 }
 
+export function logRow(e: LogEntry & { at: number }): Insertable<LogTable> {
+  return {
+    at: e.at,
+    level: e.level,
+    user_id: e.userId ?? null,
+    contact_id: e.contactId ?? null,
+    source: e.source,
+    message: e.message,
+    context: e.context ? JSON.stringify(e.context) : null,
+  };
+}
+
+export function insertLogQuery(db: Db, rows: Insertable<LogTable>[]) {
+  return db.insertInto('log').values(rows);
+}
+
 export async function insertLog(db: Db, entries: readonly (LogEntry & { at: number })[]): Promise<void> {
   if (entries.length === 0) return;
-  await db
-    .insertInto('log')
-    .values(
-      entries.map((e) => ({
-        at: e.at,
-        level: e.level,
-        user_id: e.userId ?? null,
-        contact_id: e.contactId ?? null,
-        source: e.source,
-        message: e.message,
-        context: e.context ? JSON.stringify(e.context) : null,
-      })),
-    )
-    .execute();
+  await insertLogQuery(db, entries.map(logRow)).execute();
 }
 
 export async function listLog(
