@@ -128,6 +128,8 @@ export class SharedSlotLimiter implements RateLimiter {
     this.pause = this.source.pushBack(ms).catch(() => undefined);
   }
 
+  private lastTripMs = 0;
+
   /** The source's clock minus ours, estimated from the fastest recent round trip (as NTP does). */
   private offset = { ms: 0, rttMs: Infinity, at: -Infinity };
 
@@ -138,18 +140,23 @@ export class SharedSlotLimiter implements RateLimiter {
 
   private async nextSlot(): Promise<void> {
     await this.pause;
-    const tolerance = this.intervalMs / 5;
     for (;;) {
+      // Late by more than a fifth of the spacing, or than the last reservation's round trip: a
+      // fresh slot is always late by that trip, and with slots closer together than the trip
+      // (a fast limit, a slow store) dropping those re-reserved forever without making a call.
+      const tolerance = Math.max(this.intervalMs / 5, this.lastTripMs);
       // A slot used late would crowd the next one (maybe another instance's): drop it instead.
       while (this.slots.length && this.slots[0]! < this.now() - tolerance) this.slots.shift();
       if (this.slots.length === 0) {
         const count = Math.min(this.maxSlice, Math.max(1, this.waiting));
         const sentAt = this.now();
         const { first, now } = await this.source.reserve(count, this.intervalMs);
-        this.learnOffset(now, sentAt, this.now());
+        const receivedAt = this.now();
+        this.lastTripMs = receivedAt - sentAt;
+        this.learnOffset(now, sentAt, receivedAt);
         // The slots' own times on our clock. (Counting their wait from when the answer arrived
         // shifted them by a slow round trip — a busy pool, a busy event loop — onto the slots of
-        // other instances: calls 5 ms apart at a 5/s CRM.) Late on arrival: dropped above.
+        // other instances: calls 5 ms apart at a 5/s CRM.) Late on arrival by more than the trip: dropped above.
         const start = first - this.offset.ms;
         this.slots = Array.from({ length: count }, (_, i) => start + i * this.intervalMs);
         continue;

@@ -50,4 +50,23 @@ describe('shared rate limit slots', () => {
     // Two calls, spaced wider than 1/3 s (the shared limit keeps a margin for drift).
     expect(Date.now() - start).toBeGreaterThanOrEqual(330);
   });
+
+  it('a limit faster than the reservation round trip still makes progress (a slot late only by the trip is used)', async () => {
+    // 200/s: slots 5.5 ms apart, a round trip to the store of 10 ms. Dropping every slot that
+    // arrived late by the trip re-reserved forever, each time a few ms further behind.
+    let reservations = 0;
+    const source = {
+      reserve: async (n: number, i: number) => {
+        reservations++;
+        await new Promise((r) => setTimeout(r, 10));
+        return reserveSlots(db, 'crm:fast', n, i);
+      },
+      pushBack: (ms: number) => pushBackSlots(db, 'crm:fast', ms),
+    };
+    const limiter = new SharedSlotLimiter(source, { requests: 200, perMs: 1000 });
+    const start = Date.now();
+    for (let i = 0; i < 10; i++) await limiter.take();
+    expect(Date.now() - start).toBeLessThan(2000);
+    expect(reservations).toBeLessThanOrEqual(20);
+  });
 });
