@@ -207,7 +207,7 @@ export async function runIngest(settings: IngestSettings, say: (line: string) =>
   const targets: IngestTarget[] = [];
   for (const store of settings.stores) {
     say(
-      `  crmsync serve on ${storeName[store]} (child process, ${store === 'sqlite' ? 'WAL with synchronous=FULL' : 'fresh database'}, workers on, embedded sandbox CRM)`,
+      `  crmsync serve on ${storeName[store]} (child process, ${store === 'sqlite' ? 'WAL, fsynced before each answer' : 'fresh database'}, workers on, embedded sandbox CRM)`,
     );
     const db = await freshDatabase(store, dataDir, 'crmsync');
     try {

@@ -80,7 +80,7 @@ export function renderMarkdown(r: BenchReport): string {
       `| every acknowledged webhook stored | ${i.targets.map((t) => yes(t.durability.ok)).join(' | ')} |`,
       `| database commits per stored webhook | ${i.targets.map((t) => (t.durability.commitsPerWebhook === null ? '—' : String(t.durability.commitsPerWebhook))).join(' | ')} |`,
       '',
-      'Inbox rows may exceed the 2xx count: requests still in flight when autocannon stops are committed but not counted. Workers run during the test (CRM: the embedded sandbox at 5 requests/s), as in production. SQLite runs in WAL mode with synchronous=FULL; PostgreSQL commits with its own settings above. "Database commits per stored webhook" (PostgreSQL’s own count for the database, whole life: migrations, ingest and workers, over the inbox rows) shows how well group commit batched the webhooks.',
+      'Inbox rows may exceed the 2xx count: requests still in flight when autocannon stops are committed but not counted. Workers run during the test (CRM: the embedded sandbox at 5 requests/s), as in production. SQLite runs in WAL mode and crmsync fdatasyncs the WAL (off the event loop) before each answer; PostgreSQL commits with its own settings above. "Database commits per stored webhook" (PostgreSQL’s own count for the database, whole life: migrations, ingest and workers, over the inbox rows) shows how well group commit batched the webhooks.',
       '',
     );
     if (i.profile) {
