@@ -220,7 +220,11 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       clearInterval(pruneTimer);
       clearInterval(refreshCredentials);
       await sweeper.stop();
-      await app.close();
+      // Requests in flight finish. Their keep-alive connections go idle after close() began, and
+      // Node closes only the connections idle when it began: the rest would hold close() open
+      // until their keep-alive timeout, so idle ones are closed until it is done.
+      const idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
+      await app.close().finally(() => clearInterval(idleSweep));
       await pool.stop();
       await deliverer.stop();
       await sandbox?.close();

@@ -96,6 +96,20 @@ describe('SQLite: writes are on disk before they resolve, synced off the event l
     await write;
   });
 
+  it("a controlled transaction's commit resolves only after its fsync", async () => {
+    const { state, fsync, release } = heldFsync();
+    const { db } = await start(fsync);
+    const trx = await db.startTransaction().execute();
+    await trx.insertInto('settings').values({ key: 'ct', value: '1' }).execute();
+    state.calls = 0;
+    state.hold = true;
+    const commit = trx.commit().execute();
+    expect(await pending(commit)).toBe(true);
+    expect(state.calls).toBe(1);
+    release();
+    await commit;
+  });
+
   it('a failed fsync fails the write (it is never acknowledged)', async () => {
     const { state, fsync } = heldFsync();
     const { db } = await start(fsync);

@@ -1,7 +1,7 @@
 import { closeSync, mkdirSync, openSync } from 'node:fs';
 import { dirname } from 'node:path';
 import SQLite from 'better-sqlite3';
-import { Kysely, SqliteDialect, SqliteDriver, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
+import { Kysely, SqliteDialect, SqliteDriver, type DatabaseConnection, type Driver, type SqliteDatabase, type SqliteDialectConfig } from 'kysely';
 import { startCheckpointer } from './checkpointer.js';
 import type { Db } from './database.js';
 import type { Database } from './schema.js';
@@ -17,6 +17,9 @@ import { WalSync, type Fsync } from './wal-sync.js';
  * is fdatasync'ed on libuv's thread pool before that caller's promise resolves (`WalSync`:
  * one fsync serves every commit made while the previous one ran). Same guarantee as FULL; the
  * event loop serves requests during the fsync and the connection serves the next caller.
+ * A transaction syncs at its commit instead (holding the connection for that fsync): Kysely
+ * resolves a controlled transaction's commit (`startTransaction()`) before it hands the
+ * connection back.
  *
  * (Moving the connection itself to a worker thread was tried: every query became a round trip
  * between threads, and under load the reconciler's many small queries held the connection for
@@ -77,6 +80,13 @@ class DurableSqliteDialect extends SqliteDialect {
   override createDriver(): Driver {
     const handle = this.handle;
     return new (class extends SqliteDriver {
+      override async commitTransaction(connection: DatabaseConnection): Promise<void> {
+        await super.commitTransaction(connection);
+        if (!handle.wrote) return;
+        handle.wrote = false;
+        await handle.wal.sync();
+      }
+
       override async releaseConnection(): Promise<void> {
         const wrote = handle.wrote;
         handle.wrote = false;
