@@ -1,11 +1,10 @@
-import type { Compilable } from 'kysely';
 import type { WebhookAction } from '../domain/action.js';
 import type { Db } from '../store/database.js';
 import { inboxRow, insertInbox, insertInboxQuery, type InboxEntry } from '../store/inbox.js';
 import { contactKey, enqueued, enqueueJobs, jobRow, mergeByKey, upsertJobsQuery, type JobRequest } from '../store/jobs.js';
 import { insertLog, insertLogQuery, logRow, type LogEntry } from '../store/log.js';
 import { writePrepared } from '../store/sqlite.js';
-import { StatementTemplate } from '../store/statement-template.js';
+import { rowTemplate, type StatementTemplate } from '../store/statement-template.js';
 
 /** One accepted webhook, ready to be stored. */
 export interface IncomingWebhook {
@@ -58,11 +57,6 @@ export async function ingestWebhooks(db: Db, webhooks: readonly IncomingWebhook[
     await insertLog(trx, log);
     return results;
   });
-}
-
-/** A one-row statement with a marker in every column of `sample`'s shape (see StatementTemplate). */
-function rowTemplate<R extends object>(sample: R, build: (row: R) => Compilable): StatementTemplate<string> {
-  return new StatementTemplate<string>((value) => build(Object.fromEntries(Object.keys(sample).map((column) => [column, value(column)])) as R));
 }
 
 const compiled = new WeakMap<Db, { inbox: StatementTemplate<string>; job: StatementTemplate<string>; log: StatementTemplate<string> }>();

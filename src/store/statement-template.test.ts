@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { migrate, openDatabase } from './database.js';
 import { jobRow, upsertJobsQuery } from './jobs.js';
-import { StatementTemplate } from './statement-template.js';
+import { rowTemplate, StatementTemplate } from './statement-template.js';
 
 describe('StatementTemplate', () => {
   it('binds each named value where its marker landed, keeps constants, and repeats a name used twice', async () => {
@@ -23,7 +23,7 @@ describe('StatementTemplate', () => {
     try {
       await migrate(db);
       const row = jobRow({ key: 'c:1', action: 'update', contactId: '1', userId: null, role: 'member', sendNotification: true, webhooks: 1, runAt: 5 }, 9);
-      const t = new StatementTemplate<string>((v) => upsertJobsQuery(db, [Object.fromEntries(Object.keys(row).map((k) => [k, v(k)])) as typeof row]));
+      const t = rowTemplate(row, (marked) => upsertJobsQuery(db, [marked]));
       const built = upsertJobsQuery(db, [row]).compile();
       expect(t.sql).toBe(built.sql);
       expect(t.bind(row as Record<string, unknown>)).toEqual(built.parameters);

@@ -33,3 +33,8 @@ export class StatementTemplate<N extends string> {
     });
   }
 }
+
+/** A one-row statement with a marker in every column of `sample`'s shape, named by the column. */
+export function rowTemplate<R extends object>(sample: R, build: (row: R) => Compilable): StatementTemplate<string> {
+  return new StatementTemplate<string>((value) => build(Object.fromEntries(Object.keys(sample).map((column) => [column, value(column)])) as R));
+}
