@@ -22,6 +22,7 @@ import { Credential } from './credentials.js';
 import { Sweeper } from './sweep/sweeper.js';
 import { startSandbox, type Sandbox } from './sandbox/index.js';
 import { dialectOf, migrate, openDatabase } from './store/database.js';
+import { closeApp } from './close-app.js';
 import { countJobs, reclaimExpiredJobs } from './store/jobs.js';
 import { pruneHistory } from './store/retention.js';
 import { getOrCreateSetting } from './store/settings.js';
@@ -220,11 +221,7 @@ export async function startService(config: Readonly<Config>, options: ServiceOpt
       clearInterval(pruneTimer);
       clearInterval(refreshCredentials);
       await sweeper.stop();
-      // Requests in flight finish. Their keep-alive connections go idle after close() began, and
-      // Node closes only the connections idle when it began: the rest would hold close() open
-      // until their keep-alive timeout, so idle ones are closed until it is done.
-      const idleSweep = setInterval(() => app.server.closeIdleConnections(), 50);
-      await app.close().finally(() => clearInterval(idleSweep));
+      await closeApp(app);
       await pool.stop();
       await deliverer.stop();
       await sandbox?.close();

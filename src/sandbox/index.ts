@@ -7,6 +7,7 @@ import { buildSandboxServer } from './server.js';
 import { SandboxState } from './state.js';
 import { collectStats, type SandboxStats } from './stats.js';
 import { SandboxWebhooks } from './webhooks.js';
+import { closeApp } from '../close-app.js';
 
 export type { SandboxContact, ChangeSource } from './contact.js';
 export type { SandboxStats } from './stats.js';
@@ -78,7 +79,7 @@ export async function startSandbox(options: SandboxOptions = {}): Promise<Sandbo
     refuseNext: (calls = 1) => deps.window.refuseNext(calls),
     close: async () => {
       await webhooks.close();
-      await app.close();
+      await closeApp(app);
     },
   };
 }
