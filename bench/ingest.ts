@@ -26,7 +26,7 @@ export interface IngestSettings {
   warmupSec: number;
   /** Webhook URLs cycle over contact ids 1..contacts. */
   contacts: number;
-  /** The stores measured, in this order, each right after the bare baseline. */
+  /** The stores measured, in this order, between two runs of the bare baseline. */
   stores: Store[];
   /** Also run a profiled crmsync (`--cpu-prof`, on the first store) and summarise where its time goes: always, never, or when its ratio is below `autoProfileBelow`. */
   profile: 'always' | 'never' | 'auto';
@@ -51,7 +51,7 @@ export interface Durability {
 export interface IngestTarget {
   store: Store;
   result: LoadResult;
-  /** result.requestsPerSec / bare.requestsPerSec, both from this run. */
+  /** result.requestsPerSec over the mean of the bare baseline before and after, all from this run. */
   ratio: number;
   durability: Durability;
   /** 1-minute load average when this target's measured run started. */
@@ -61,8 +61,13 @@ export interface IngestTarget {
 export interface IngestReport {
   settings: IngestSettings;
   target: string;
+  /** The bare baseline measured before the stores … */
   bare: LoadResult;
   bareLoadAverage: number;
+  /** … and again after them: the ratios divide by the mean of the two, so a drift of the machine's speed during the run does not favour either side. */
+  bareAfter: LoadResult;
+  bareAfterLoadAverage: number;
+  bareMean: number;
   targets: IngestTarget[];
   profile: (ProfileSummary & { store: Store }) | null;
   dataDir: string;
@@ -199,12 +204,12 @@ export async function checkDurability(db: BenchDatabase, acknowledged: number): 
 export async function runIngest(settings: IngestSettings, say: (line: string) => void): Promise<IngestReport> {
   const dataDir = mkdtempSync(join(tmpdir(), 'crmsync-bench-ingest-'));
 
-  // (a) the bare node:http baseline
-  say(`ingest: ${settings.stores.map((s) => storeName[s]).join(' and ')} beside bare node:http, same load generator and settings`);
+  // (a) the bare node:http baseline (and again after the stores, in (c))
+  say(`ingest: ${settings.stores.map((s) => storeName[s]).join(' and ')} beside bare node:http (before and after), same load generator and settings`);
   const bare = await measureBare(settings, say);
 
   // (b) crmsync serve on each store, durable webhook endpoint; workers run against the embedded sandbox CRM
-  const targets: IngestTarget[] = [];
+  const measured: Omit<IngestTarget, 'ratio'>[] = [];
   for (const store of settings.stores) {
     say(
       `  crmsync serve on ${storeName[store]} (child process, ${store === 'sqlite' ? 'WAL, fsynced before each answer' : 'fresh database'}, workers on, embedded sandbox CRM)`,
@@ -219,11 +224,16 @@ export async function runIngest(settings: IngestSettings, say: (line: string) =>
       say(`    ${storeName[store]}: ${Math.round(run.requestsPerSec)} req/s, p50 ${run.latencyMs.p50} ms, p99 ${run.latencyMs.p99} ms; killed with SIGKILL`);
       const durability = await checkDurability(db, warm.ok2xx + run.ok2xx);
       say(`    after kill -9: ${durability.inboxRows} inbox rows for ${durability.acknowledged} acknowledged webhooks (${durability.ok ? 'ok' : 'LOST WEBHOOKS'})`);
-      targets.push({ store, result: run, ratio: run.requestsPerSec / bare.result.requestsPerSec, durability, loadAverage });
+      measured.push({ store, result: run, durability, loadAverage });
     } finally {
       await db.drop();
     }
   }
+
+  // (c) the bare baseline again: on a shared machine its speed drifts within minutes
+  const bareAfter = await measureBare(settings, say);
+  const bareMean = (bare.result.requestsPerSec + bareAfter.result.requestsPerSec) / 2;
+  const targets: IngestTarget[] = measured.map((t) => ({ ...t, ratio: t.result.requestsPerSec / bareMean }));
 
   let profile: IngestReport['profile'] = null;
   const first = targets[0];
@@ -252,5 +262,16 @@ export async function runIngest(settings: IngestSettings, say: (line: string) =>
     profile = { store: first.store, ...summarizeProfile(join(profDir, file), { windowMs: settings.durationSec * 1000 + 500 }) };
   }
 
-  return { settings, target: TARGET, bare: bare.result, bareLoadAverage: bare.loadAverage, targets, profile, dataDir };
+  return {
+    settings,
+    target: TARGET,
+    bare: bare.result,
+    bareLoadAverage: bare.loadAverage,
+    bareAfter: bareAfter.result,
+    bareAfterLoadAverage: bareAfter.loadAverage,
+    bareMean,
+    targets,
+    profile,
+    dataDir,
+  };
 }

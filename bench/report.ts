@@ -62,10 +62,13 @@ export function renderMarkdown(r: BenchReport): string {
     out.push(
       `### Ingest — autocannon (own process), ${st.connections} connections, ${st.durationSec} s after a ${st.warmupSec} s warm-up, \`${i.target}\` over ${n(st.contacts)} contact ids`,
       '',
-      '| target | accepted webhooks/s | ratio to bare | p50 latency | p99 latency | non-2xx | errors | load avg |',
+      '| target | accepted webhooks/s | ratio to bare (mean of before and after) | p50 latency | p99 latency | non-2xx | errors | load avg |',
       '| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |',
-      loadRow('bare `node:http`, 200 `{}` (own process)', i.bare, '1.00', i.bareLoadAverage),
+      loadRow('bare `node:http`, 200 `{}` (own process), before', i.bare, (i.bare.requestsPerSec / i.bareMean).toFixed(2), i.bareLoadAverage),
       ...i.targets.map((t) => loadRow(`crmsync webhook, durable, ${storeName[t.store]} (\`crmsync serve\`, own process)`, t.result, ingestGoal(t.ratio), t.loadAverage)),
+      loadRow('bare `node:http`, after', i.bareAfter, (i.bareAfter.requestsPerSec / i.bareMean).toFixed(2), i.bareAfterLoadAverage),
+      '',
+      `The bare baseline runs before and after crmsync; each ratio divides by the mean of the two (${n(i.bareMean)} requests/s). The two bare figures show how far the machine's speed drifted meanwhile.`,
       '',
     );
     const sqlite = i.targets.find((t) => t.store === 'sqlite');

@@ -21,9 +21,15 @@ import { WalSync, type Fsync } from './wal-sync.js';
  * resolves a controlled transaction's commit (`startTransaction()`) before it hands the
  * connection back.
  *
- * (Moving the connection itself to a worker thread was tried: every query became a round trip
- * between threads, and under load the reconciler's many small queries held the connection for
- * so long that webhook ingest fell to half its rate.)
+ * Tried and measured, not kept (see issue 2's notes):
+ * - this connection itself in a worker thread: every query became a round trip between
+ *   threads, and under load the reconciler's many small queries held the connection for so
+ *   long that webhook ingest fell to half its rate;
+ * - a second connection in an ingest thread, given the webhooks as they are and taking turns
+ *   with this one through an `Atomics` write token: the event loop was then half idle, but
+ *   webhooks/s stayed where they were (5,500–8,900 against 6,100–7,800 here, same runs),
+ *   because a webhook's answer then waits on the thread's commit and fsync in turn, and the
+ *   50-connection load is bound by that latency rather than by the event loop.
  */
 interface Handle {
   sqlite: SQLite.Database;
