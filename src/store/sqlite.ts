@@ -85,17 +85,20 @@ class DurableSqliteDialect extends SqliteDialect {
 
   override createDriver(): Driver {
     const handle = this.handle;
+    /** Takes the "something was written" flag: whoever took it true owes the WAL an fsync. */
+    const takeWrites = () => {
+      const wrote = handle.wrote;
+      handle.wrote = false;
+      return wrote;
+    };
     return new (class extends SqliteDriver {
       override async commitTransaction(connection: DatabaseConnection): Promise<void> {
         await super.commitTransaction(connection);
-        if (!handle.wrote) return;
-        handle.wrote = false;
-        await handle.wal.sync();
+        if (takeWrites()) await handle.wal.sync();
       }
 
       override async releaseConnection(): Promise<void> {
-        const wrote = handle.wrote;
-        handle.wrote = false;
+        const wrote = takeWrites();
         // The next caller gets the connection now; this one waits for its writes to reach the disk.
         await super.releaseConnection();
         if (wrote) await handle.wal.sync();
